@@ -1,0 +1,254 @@
+"""Read log files, logdirs and zip archives into :class:`~analyzers.model.Run` objects.
+
+Entry points: :func:`read_path` (a file, a logdir, or a zip on disk) and :func:`read_bytes` (an
+upload). Both return a :class:`~analyzers.model.LoadResult`; nothing here raises on bad input:
+an unreadable file becomes a :class:`~analyzers.model.ReadError` naming it, and every point that
+could be read is kept.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import re
+import zipfile
+from collections import defaultdict
+from typing import Callable, Iterable
+
+from ..model import LoadResult, ReadError, Run
+from . import sniff
+from .source import Source
+
+Reader = Callable[[Source, str], LoadResult]
+
+# Files in a logdir that are never logs (HF checkpoints sit next to trainer_state.json).
+_NOT_LOGS = re.compile(
+    r"^(config|generation_config|tokenizer|tokenizer_config|special_tokens_map|adapter_config|"
+    r"preprocessor_config|vocab|added_tokens|chat_template|training_args|.*\.index)\.json$",
+    re.IGNORECASE,
+)
+_LOG_NAMES = re.compile(r"(tfevents|\.csv$|\.tsv$|^progress\.txt$|\.jsonl$|\.json$|\.zip$)", re.IGNORECASE)
+_CHECKPOINT_DIR = re.compile(r"(^|/)checkpoint-(\d+)/trainer_state\.json$")
+
+# A zip member larger than this is refused rather than inflated into memory (zip bombs).
+MAX_ZIP_MEMBER_BYTES = 8 << 30
+
+
+def _readers() -> dict[str, Reader]:
+    # Imported lazily so a broken optional reader cannot take the others down at import time.
+    from . import jsonl, tabular, tfevents, trainer_state
+
+    return {
+        sniff.TFEVENTS: tfevents.read,
+        sniff.CSV: tabular.read_csv,
+        sniff.TSV: tabular.read_tsv,
+        sniff.TRAINER_STATE: trainer_state.read,
+        sniff.JSON: trainer_state.read_json,
+        sniff.JSONL: jsonl.read,
+    }
+
+
+def read_path(path: str | os.PathLike[str], run_name: str | None = None) -> LoadResult:
+    """Read a file, a logdir (every folder holding event files is one run) or a zip archive."""
+    path = os.fspath(path)
+    if "://" in path:
+        from .remote import read_url
+
+        return read_url(path, run_name=run_name)
+    if not os.path.exists(path):
+        return LoadResult(errors=[ReadError(path, "no such file or directory")])
+    if os.path.isdir(path):
+        root_name = run_name or os.path.basename(os.path.normpath(os.path.abspath(path)))
+        entries = []
+        for dirpath, dirnames, filenames in os.walk(path):
+            dirnames.sort()
+            for fname in sorted(filenames):
+                full = os.path.join(dirpath, fname)
+                rel = os.path.relpath(full, path).replace(os.sep, "/")
+                entries.append((rel, Source(display=full, path=full)))
+        return read_tree(entries, root_name, origin=path)
+    source = Source(display=path, path=path)
+    return read_source(source, run_name or _default_run_name(path))
+
+
+def read_bytes(data: bytes, filename: str, run_name: str | None = None) -> LoadResult:
+    """Read one uploaded file (its bytes and the name the browser gave it)."""
+    source = Source(display=filename, data=data)
+    return read_source(source, run_name or _default_run_name(filename))
+
+
+def read_source(source: Source, run_name: str) -> LoadResult:
+    """Read one file of any supported format (a zip is read as a logdir)."""
+    try:
+        head = source.head(4096)
+    except OSError as exc:
+        return LoadResult(errors=[ReadError(source.display, f"cannot read file: {exc.strerror or exc}")])
+    fmt = sniff.detect_format(head, source.name)
+    if fmt == sniff.ZIP:
+        return _read_zip(source, run_name)
+    if fmt is None:
+        if not head:
+            return LoadResult(errors=[ReadError(source.display, "empty file")])
+        return LoadResult(
+            errors=[
+                ReadError(
+                    source.display,
+                    "unrecognised format: expected a TensorBoard event file, CSV/TSV, trainer_state.json, "
+                    "verl JSONL or a zip of those",
+                )
+            ]
+        )
+    return _call_reader(fmt, source, run_name)
+
+
+def _call_reader(fmt: str, source: Source, run_name: str) -> LoadResult:
+    try:
+        reader = _readers()[fmt]
+        return reader(source, run_name)
+    except MemoryError:
+        return LoadResult(errors=[ReadError(source.display, "out of memory while reading this file")])
+    except Exception as exc:  # a reader bug must not take the other files down
+        return LoadResult(errors=[ReadError(source.display, f"could not read as {fmt}: {type(exc).__name__}: {exc}")])
+
+
+def _default_run_name(path: str) -> str:
+    base = os.path.basename(path.replace("\\", "/").rstrip("/"))
+    if "tfevents" in base:
+        parent = os.path.basename(os.path.dirname(os.path.abspath(path))) if not path.startswith("<") else ""
+        return parent or base
+    stem, _ = os.path.splitext(base)
+    if stem == "trainer_state":
+        parent = os.path.basename(os.path.dirname(os.path.abspath(path)))
+        return parent or stem
+    return stem or base
+
+
+def read_tree(entries: Iterable[tuple[str, Source]], root_name: str, origin: str) -> LoadResult:
+    """Read a logdir given as (relative path, source) pairs: a real folder or a zip's members.
+
+    Every folder holding event files is one run named by its path relative to the root (the
+    root itself takes ``root_name``); several event files in one folder are one run, merged in
+    file-name order (TensorBoard's order, i.e. by creation time). Every other log file is its
+    own run, named by its relative path without extension.
+    """
+    result = LoadResult()
+    event_groups: dict[str, list[Source]] = defaultdict(list)
+    others: list[tuple[str, Source, str]] = []
+    skipped = 0
+    for rel, source in entries:
+        base = posixpath.basename(rel)
+        if base.startswith(".") or _NOT_LOGS.match(base):
+            continue
+        try:
+            head = source.head(4096)
+        except OSError as exc:
+            result.errors.append(ReadError(source.display, f"cannot read file: {exc.strerror or exc}"))
+            continue
+        fmt = sniff.detect_format(head, base)
+        if fmt == sniff.TFEVENTS or "tfevents" in base:
+            event_groups[posixpath.dirname(rel)].append(source)
+        elif fmt is not None and _LOG_NAMES.search(base):
+            others.append((rel, source, fmt))
+        else:
+            skipped += 1
+
+    others, checkpoint_notes = _latest_checkpoints(others)
+    for folder in sorted(event_groups):
+        sources = sorted(event_groups[folder], key=lambda s: s.name)
+        name = root_name if folder == "" else folder
+        result.extend(_read_event_folder(sources, name))
+    for rel, source, fmt in others:
+        stem = posixpath.splitext(rel)[0]
+        if posixpath.basename(stem) == "trainer_state":
+            stem = posixpath.dirname(stem) or root_name
+        elif posixpath.basename(stem) == "progress" and posixpath.dirname(stem):
+            stem = posixpath.dirname(stem)
+        name = stem if stem else root_name
+        sub = _read_zip(source, name) if fmt == sniff.ZIP else _call_reader(fmt, source, name)
+        if rel in checkpoint_notes:
+            for run in sub.runs:
+                run.notes.append(checkpoint_notes[rel])
+        result.extend(sub)
+    if not result.runs and not result.errors:
+        result.errors.append(ReadError(origin, "no log files found (event files, CSV, trainer_state.json, JSONL)"))
+    return result
+
+
+def _read_event_folder(sources: list[Source], name: str) -> LoadResult:
+    result = LoadResult()
+    parts: list[Run] = []
+    for source in sources:
+        sub = _call_reader(sniff.TFEVENTS, source, name)
+        result.errors.extend(sub.errors)
+        parts.extend(sub.runs)
+    if parts:
+        run = parts[0] if len(parts) == 1 else Run.concat(name, parts)
+        if len(parts) > 1:
+            run.notes.append(f"{len(parts)} event files in this folder were merged into one run (in file-name order).")
+        result.runs.append(run)
+    return result
+
+
+def _latest_checkpoints(others: list[tuple[str, Source, str]]) -> tuple[list[tuple[str, Source, str]], dict[str, str]]:
+    """HF writes a cumulative trainer_state.json into every checkpoint-N folder: keep the newest.
+
+    If the output folder itself holds a trainer_state.json (``save_state()``), that one wins.
+    Returns the files to read and a note per kept file that stands for several.
+    """
+    by_parent: dict[str, list[tuple[int, tuple[str, Source, str]]]] = defaultdict(list)
+    kept: list[tuple[str, Source, str]] = []
+    notes: dict[str, str] = {}
+    roots: set[str] = set()
+    for item in others:
+        rel = item[0]
+        m = _CHECKPOINT_DIR.search(rel)
+        if m:
+            parent = rel[: m.start()]
+            by_parent[parent].append((int(m.group(2)), item))
+        else:
+            if posixpath.basename(rel) == "trainer_state.json":
+                roots.add(posixpath.dirname(rel))
+            kept.append(item)
+    for parent, items in by_parent.items():
+        if parent in roots:
+            continue
+        items.sort(key=lambda t: t[0])
+        newest = items[-1][1]
+        kept.append(newest)
+        if len(items) > 1:
+            notes[newest[0]] = (
+                f"{len(items)} checkpoint folders hold a trainer_state.json; read the newest, "
+                f"{newest[0]} (each one holds the whole history up to its step)."
+            )
+    return kept, notes
+
+
+def _read_zip(source: Source, run_name: str) -> LoadResult:
+    """Read a zipped logdir from memory: member names are labels, never paths we write to."""
+    try:
+        with source.open() as fh:
+            zf = zipfile.ZipFile(fh)
+            entries: list[tuple[str, Source]] = []
+            errors: list[ReadError] = []
+            for info in zf.infolist():
+                if info.is_dir():
+                    continue
+                rel = info.filename.replace("\\", "/").lstrip("/")
+                display = f"{source.display}:{rel}"
+                if info.file_size > MAX_ZIP_MEMBER_BYTES:
+                    errors.append(ReadError(display, f"archive member too large to inflate ({info.file_size} bytes)"))
+                    continue
+                if rel.lower().endswith(".zip"):
+                    errors.append(ReadError(display, "nested zip archives are not read; unzip the outer archive first"))
+                    continue
+                try:
+                    data = zf.read(info)
+                except (zipfile.BadZipFile, OSError, RuntimeError, EOFError, NotImplementedError) as exc:
+                    errors.append(ReadError(display, f"corrupt archive member: {exc}"))
+                    continue
+                entries.append((rel, Source(display=display, data=data)))
+    except zipfile.BadZipFile as exc:
+        return LoadResult(errors=[ReadError(source.display, f"corrupt zip archive: {exc}")])
+    result = read_tree(entries, run_name, origin=source.display)
+    result.errors[:0] = errors
+    return result
