@@ -98,6 +98,8 @@ def read_source(source: Source, run_name: str) -> LoadResult:
                 )
             ]
         )
+    if fmt == sniff.TFEVENTS:
+        return _read_event_folder([source], run_name)
     return _call_reader(fmt, source, run_name)
 
 
@@ -185,7 +187,12 @@ def _read_event_folder(sources: list[Source], name: str) -> LoadResult:
         run = parts[0] if len(parts) == 1 else Run.concat(name, parts)
         if len(parts) > 1:
             run.notes.append(f"{len(parts)} event files in this folder were merged into one run (in file-name order).")
-        result.runs.append(run)
+        if run.points == 0:
+            detail = "; ".join(run.notes)
+            where = sources[0].display if len(sources) == 1 else f"{name} ({len(sources)} event files)"
+            result.errors.append(ReadError(where, "no scalar values in this run" + (f": {detail}" if detail else "")))
+        else:
+            result.runs.append(run)
     return result
 
 
