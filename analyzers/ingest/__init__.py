@@ -8,6 +8,7 @@ could be read is kept.
 
 from __future__ import annotations
 
+import importlib
 import os
 import posixpath
 import re
@@ -24,9 +25,13 @@ Reader = Callable[[Source, str], LoadResult]
 # Files in a logdir that are never logs (HF checkpoints sit next to trainer_state.json).
 _NOT_LOGS = re.compile(
     r"^(config|generation_config|tokenizer|tokenizer_config|special_tokens_map|adapter_config|"
-    r"preprocessor_config|vocab|added_tokens|chat_template|training_args|.*\.index)\.json$",
+    r"preprocessor_config|vocab|added_tokens|chat_template|training_args|.*\.index|"
+    # HF Trainer's end-of-run results and W&B's run files: summaries, not logs.
+    r"all_results|train_results|eval_results|test_results|predict_results|wandb-summary|wandb-metadata)\.json$",
     re.IGNORECASE,
 )
+# What a JSON file that holds no training log is answered with (trainer_state.read_json).
+_NOT_A_LOG = "not a training log"
 _LOG_NAMES = re.compile(r"(tfevents|\.csv$|\.tsv$|^progress\.txt$|\.jsonl$|\.json$|\.zip$)", re.IGNORECASE)
 _CHECKPOINT_DIR = re.compile(r"(^|/)checkpoint-(\d+)/trainer_state\.json$")
 
@@ -34,18 +39,27 @@ _CHECKPOINT_DIR = re.compile(r"(^|/)checkpoint-(\d+)/trainer_state\.json$")
 MAX_ZIP_MEMBER_BYTES = 8 << 30
 
 
-def _readers() -> dict[str, Reader]:
-    # Imported lazily so a broken optional reader cannot take the others down at import time.
-    from . import jsonl, tabular, tfevents, trainer_state
+# format -> (module in this package, function): imported one at a time, when needed, so a
+# missing or broken reader (say, the event-file one) cannot take the others down.
+_READERS: dict[str, tuple[str, str]] = {
+    sniff.TFEVENTS: ("tfevents", "read"),
+    sniff.CSV: ("tabular", "read_csv"),
+    sniff.TSV: ("tabular", "read_tsv"),
+    sniff.TRAINER_STATE: ("trainer_state", "read"),
+    sniff.JSON: ("trainer_state", "read_json"),
+    sniff.JSONL: ("jsonl", "read"),
+}
 
-    return {
-        sniff.TFEVENTS: tfevents.read,
-        sniff.CSV: tabular.read_csv,
-        sniff.TSV: tabular.read_tsv,
-        sniff.TRAINER_STATE: trainer_state.read,
-        sniff.JSON: trainer_state.read_json,
-        sniff.JSONL: jsonl.read,
-    }
+
+def _reader(fmt: str) -> Reader:
+    module_name, function = _READERS[fmt]
+    module = importlib.import_module(f"{__name__}.{module_name}")
+    return getattr(module, function)
+
+
+def _readers() -> dict[str, Reader]:
+    """Every reader by format (imports them all; kept for callers that want the table)."""
+    return {fmt: _reader(fmt) for fmt in _READERS}
 
 
 def read_path(path: str | os.PathLike[str], run_name: str | None = None) -> LoadResult:
@@ -68,13 +82,13 @@ def read_path(path: str | os.PathLike[str], run_name: str | None = None) -> Load
                 entries.append((rel, Source(display=full, path=full)))
         return read_tree(entries, root_name, origin=path)
     source = Source(display=path, path=path)
-    return read_source(source, run_name or _default_run_name(path))
+    return read_source(source, run_name or _default_run_name(path, local=True))
 
 
 def read_bytes(data: bytes, filename: str, run_name: str | None = None) -> LoadResult:
     """Read one uploaded file (its bytes and the name the browser gave it)."""
     source = Source(display=filename, data=data)
-    return read_source(source, run_name or _default_run_name(filename))
+    return read_source(source, run_name or _default_run_name(filename, local=False))
 
 
 def read_source(source: Source, run_name: str) -> LoadResult:
@@ -105,7 +119,7 @@ def read_source(source: Source, run_name: str) -> LoadResult:
 
 def _call_reader(fmt: str, source: Source, run_name: str) -> LoadResult:
     try:
-        reader = _readers()[fmt]
+        reader = _reader(fmt)
         return reader(source, run_name)
     except MemoryError:
         return LoadResult(errors=[ReadError(source.display, "out of memory while reading this file")])
@@ -113,14 +127,20 @@ def _call_reader(fmt: str, source: Source, run_name: str) -> LoadResult:
         return LoadResult(errors=[ReadError(source.display, f"could not read as {fmt}: {type(exc).__name__}: {exc}")])
 
 
-def _default_run_name(path: str) -> str:
-    base = os.path.basename(path.replace("\\", "/").rstrip("/"))
+def _default_run_name(path: str, local: bool = True) -> str:
+    """A run name from a file name: the stem, or the folder for event files and trainer_state.json.
+
+    Only a local path has a folder to look at: an upload called ``trainer_state.json`` is named
+    ``trainer_state``, not after the server's working directory.
+    """
+    path = path.replace("\\", "/")
+    base = os.path.basename(path.rstrip("/"))
+    folder = os.path.dirname(os.path.abspath(path)) if local else posixpath.dirname(path)
+    parent = posixpath.basename(folder.replace(os.sep, "/"))
     if "tfevents" in base:
-        parent = os.path.basename(os.path.dirname(os.path.abspath(path))) if not path.startswith("<") else ""
         return parent or base
     stem, _ = os.path.splitext(base)
     if stem == "trainer_state":
-        parent = os.path.basename(os.path.dirname(os.path.abspath(path)))
         return parent or stem
     return stem or base
 
@@ -167,6 +187,9 @@ def read_tree(entries: Iterable[tuple[str, Source]], root_name: str, origin: str
             stem = posixpath.dirname(stem)
         name = stem if stem else root_name
         sub = _read_zip(source, name) if fmt == sniff.ZIP else _call_reader(fmt, source, name)
+        if fmt in (sniff.JSON, sniff.JSONL) and not sub.runs and all(e.message.startswith(_NOT_A_LOG) for e in sub.errors):
+            skipped += 1  # a logdir holds JSON configs and summaries too; only logs are news
+            continue
         if rel in checkpoint_notes:
             for run in sub.runs:
                 run.notes.append(checkpoint_notes[rel])
@@ -240,8 +263,9 @@ def _read_zip(source: Source, run_name: str) -> LoadResult:
             for info in zf.infolist():
                 if info.is_dir():
                     continue
-                rel = info.filename.replace("\\", "/").lstrip("/")
-                display = f"{source.display}:{rel}"
+                display = f"{source.display}:{info.filename}"
+                # The member name is only a label: "../" and absolute parts are dropped.
+                rel = "/".join(p for p in info.filename.replace("\\", "/").split("/") if p not in ("", ".", ".."))
                 if info.file_size > MAX_ZIP_MEMBER_BYTES:
                     errors.append(ReadError(display, f"archive member too large to inflate ({info.file_size} bytes)"))
                     continue
