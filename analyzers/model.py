@@ -110,7 +110,8 @@ class Run:
                 "step": np.asarray(steps, dtype=np.int64),
                 "value": np.asarray(values, dtype=np.float64),
                 "wall_time": np.asarray(wall_times, dtype=np.float64),
-            }
+            },
+            copy=False,  # the readers hand over fresh arrays; a copy would double peak memory
         )
         return cls(name=name, scalars=frame, **kwargs)
 
