@@ -1,0 +1,118 @@
+"""Small helpers shared by several rule modules (not a rule: the registry skips ``_`` modules)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..model import Run
+from . import stats
+
+# Framework families: thresholds differ between classic control PPO and LLM RLHF.
+CLASSIC_FRAMEWORKS = frozenset({"stable-baselines3", "cleanrl", "spinningup"})
+LLM_FRAMEWORKS = frozenset({"trl-grpo", "trl-ppo", "trl-ppo-legacy", "verl", "openrlhf", "trlx", "deepspeed-chat"})
+# Frameworks whose reference KL is summed over the response (nats per sequence), metrics.md §1.4.
+SEQUENCE_KL_FRAMEWORKS = frozenset({"trl-ppo", "trl-ppo-legacy", "trlx", "deepspeed-chat"})
+# Frameworks whose reference KL is a token mean, metrics.md §1.4.
+TOKEN_KL_FRAMEWORKS = frozenset({"trl-grpo", "verl", "openrlhf"})
+
+MIN_POINTS = 20  # Heuristic: fewer logged points than this cannot show a sustained pattern
+SMOOTH_FRACTION = 0.02  # Heuristic: rolling-median window as a share of the run
+SMOOTH_MIN, SMOOTH_MAX = 5, 101  # Heuristic: window bounds in logged points
+
+
+def is_classic(run: Run) -> bool:
+    return run.framework in CLASSIC_FRAMEWORKS
+
+
+def is_llm(run: Run) -> bool:
+    return run.framework in LLM_FRAMEWORKS
+
+
+def prepared(run: Run, concept: str, how: str = "median") -> pd.Series:
+    """The finite points of a concept's series, reduced to at most ``stats.MAX_POINTS``."""
+    return stats.reduce(stats.finite(run.metric(concept)), stats.MAX_POINTS, how)
+
+
+def smoothing_window(n: int) -> int:
+    return stats.window_for(n, SMOOTH_FRACTION, SMOOTH_MIN, SMOOTH_MAX)
+
+
+def smooth(values: np.ndarray, window: int | None = None) -> np.ndarray:
+    """A centred rolling median: kills isolated spikes, keeps level shifts where they happen."""
+    window = window or smoothing_window(len(values))
+    return stats.rolling_median(values, window, center=True, min_periods=1)
+
+
+def step_at(series: pd.Series, position: int | None) -> int | None:
+    if position is None or len(series) == 0:
+        return None
+    position = int(min(max(position, 0), len(series) - 1))
+    return int(series.index[position])
+
+
+def level(values: np.ndarray, start: int, end: int) -> float:
+    """Median of ``values[start:end]`` (NaN when empty)."""
+    chunk = values[max(0, start): max(0, end)]
+    return float(np.median(chunk)) if len(chunk) else float("nan")
+
+
+def ramp_onset(smoothed: np.ndarray, first_alarm: int, direction: int = 1) -> int:
+    """Date the start of the excursion that reaches ``first_alarm``: the change point, not the alarm.
+
+    The change point is the best "flat, then ramp" break (:func:`stats.hinge_point`) on the
+    series up to the alarm. The onset is then checked against the series' own local baseline
+    (a straight line fitted to the points before the break, extrapolated): walking back from the
+    alarm to where the series last sat inside that baseline's 3-sigma band dates exponential
+    take-offs that a straight ramp fits late, and, when the baseline itself drifts (a healthy
+    slow decline before a collapse), replaces the break, which assumes a flat start.
+    """
+    head = smoothed[: first_alarm + 1] * direction
+    if len(head) < 8:
+        return max(0, first_alarm - 1) if first_alarm > 0 else 0
+    hinge, _ = stats.hinge_point(head, rising_only=True)
+    hinge = first_alarm if hinge is None else min(hinge, first_alarm)
+    # The baseline window stops short of the break: a ramp fitted late (exponential take-off)
+    # already has its first part just before the break.
+    lookback = max(10, len(smoothed) // 10)
+    lo, hi = max(0, hinge - 2 * lookback), max(0, hinge - lookback // 2)
+    if hi - lo < 5:
+        lo, hi = 0, hinge
+    local = head[lo:hi]
+    if len(local) < 5:
+        return hinge
+    x = np.arange(lo, hi, dtype=np.float64)
+    slope, intercept = np.polyfit(x, local, 1)
+    residual_scale = stats.robust_scale(local - (slope * x + intercept))
+    band = slope * np.arange(len(head)) + intercept + 3 * residual_scale + 1e-12
+    inside = np.flatnonzero(head <= band)
+    walked = int(inside[-1] + 1) if len(inside) else 0
+    walked = min(walked, first_alarm)
+    drifting = abs(slope) * len(local) > 3 * residual_scale
+    return walked if drifting else int(min(walked, hinge))
+
+
+# Tags that only exist for continuous (Gaussian) action spaces: SB3 logs the mean action std.
+CONTINUOUS_ACTION_TAGS = ("train/std",)
+ENTROPY_EARLY_FRACTION = 0.05  # Heuristic: the entropy's starting level is the median of the first 5 %
+ENTROPY_EARLY_MIN = 5  # Heuristic: ... and at least 5 logged points
+
+
+def entropy_profile(run: Run) -> tuple[pd.Series, np.ndarray, float, bool] | None:
+    """(entropy series, smoothed values, starting level, continuous?) or None when too short.
+
+    "Continuous" means differential entropy of a continuous action distribution: it can be
+    negative (metrics.md §1.4), so its sign and its ratio to the start mean nothing; rules judge
+    it by the change in nats instead. It is recognised by a negative value or by a tag only
+    continuous policies log (SB3 ``train/std``).
+    """
+    entropy = prepared(run, "entropy")
+    n = len(entropy)
+    if n < MIN_POINTS // 2:
+        return None
+    values = entropy.to_numpy()
+    smoothed = smooth(values)
+    k = max(ENTROPY_EARLY_MIN, int(n * ENTROPY_EARLY_FRACTION))
+    start = float(np.median(values[:k]))
+    continuous = bool(np.any(smoothed < 0)) or any(run.has(tag) for tag in CONTINUOUS_ACTION_TAGS)
+    return entropy, smoothed, start, continuous

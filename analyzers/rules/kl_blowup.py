@@ -1,0 +1,161 @@
+"""KL to the reference model runs away.
+
+What it detects
+---------------
+The KL divergence between the policy and the frozen reference (SFT) model (`kl.ref`: TRL
+`objective/kl`, GRPO `kl`, verl `actor/reward_kl_penalty` / `actor/kl_loss`, OpenRLHF `kl`,
+trlx `policy/sqrt_kl` squared) rises in a sustained way, with a change point, beyond a budget
+that depends on its unit: 10 nats per sequence (TRL's "keep it between 0 and 10", adaptive
+target 6) or 0.5 nats per token for token-mean KL (5x verl's adaptive target of 0.1). The
+onset is the change point where the rise began, not the step where the budget was crossed. A
+rising KL coefficient (`objective/kl_coef`, verl `actor/kl_coef`) while KL is above budget means
+the adaptive controller is chasing it and losing.
+
+Why it matters
+--------------
+The RLHF objective is reward minus beta times the KL to the reference: the KL penalty keeps the
+policy in the region where the reward model was trained and can be trusted. When KL runs away,
+the policy has left that region; the reward model is a learned proxy that the policy can now game
+(Goodhart's law), and Gao et al. (2022) show the true (gold) reward peaks and then falls as KL
+grows while the proxy reward keeps rising. A runaway KL is therefore the usual first sign of
+over-optimisation, mode collapse or gibberish, and with an adaptive controller a climbing
+coefficient "often increases before numerical instabilities" (TRL docs). The three forces pull
+against each other: reward ranking pushes the policy away, PPO's clipping limits each step, and
+only the KL term pulls it back.
+
+What to try
+-----------
+- Raise the KL coefficient: TRL PPO `kl_coef` (or `init_kl_coef` with `adap_kl_ctrl=True` and `target`), TRL GRPO `beta`, verl `algorithm.kl_ctrl.kl_coef` / `actor_rollout_ref.actor.kl_loss_coef`, OpenRLHF `--init_kl_coef`.
+- Use an adaptive controller with a target (TRL-old `target=6`, verl `algorithm.kl_ctrl.type=adaptive` with `target_kl`).
+- Lower `learning_rate` and take fewer passes per batch (`num_ppo_epochs`, `num_iterations`, `ppo_epochs`).
+- Stop at the best held-out checkpoint: compare eval metrics before the onset step with those after it.
+- Inspect generations after the onset and check the reward model for exploitable patterns (length, repetition, special tokens).
+
+References
+----------
+- metrics.md P1 (TRL FAQ "between 0 and 10"; lm-human-preferences adaptive target 6; verl target_kl 0.1)
+- Gao, Schulman, Hilton, "Scaling Laws for Reward Model Overoptimization", arXiv:2210.10760
+- huggingface/trl#1098, #204, #41 (KL climbing while reward stalls or collapses)
+- https://huggingface.co/blog/the_n_implementation_details_of_rlhf_with_ppo
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..findings import Finding
+from ..model import Run
+from . import _common, stats
+from .base import Rule, fmt_step, fmt_value
+
+SEQUENCE_BUDGET, SEQUENCE_TARGET = 10.0, 6.0  # [TRL-faq] "between 0 and 10"; [NImpl]/[TRL-old] target 6
+TOKEN_BUDGET, TOKEN_TARGET = 0.5, 0.1  # Heuristic: 5x verl's adaptive target_kl 0.1 [verl]
+CRITICAL_FACTOR = 3.0  # Heuristic: smoothed KL at 3x the budget is far beyond it
+RISE_FACTOR = 3.0  # Heuristic: the late level must be 3x the pre-onset level (relative growth)
+PERSIST_FRACTION = 0.03  # Heuristic: above budget for 3 % of the run ...
+PERSIST_MIN = 5  # ... and at least 5 consecutive logged points
+COEF_RISE_FACTOR = 1.5  # Heuristic: an adaptive coefficient that grew 1.5x is chasing the KL
+
+
+def budget_for(run: Run) -> tuple[float, float, str, bool]:
+    """(budget, target, unit, unit_known) for the run's reference-KL binding."""
+    binding = run.metrics.get("kl.ref")
+    unit = binding.unit if binding is not None else None
+    if unit == "nats/sequence":
+        return SEQUENCE_BUDGET, SEQUENCE_TARGET, unit, True
+    if unit == "nats/token":
+        return TOKEN_BUDGET, TOKEN_TARGET, unit, True
+    if run.framework in _common.TOKEN_KL_FRAMEWORKS:
+        return TOKEN_BUDGET, TOKEN_TARGET, "nats/token", True
+    if run.framework in _common.SEQUENCE_KL_FRAMEWORKS:
+        return SEQUENCE_BUDGET, SEQUENCE_TARGET, "nats/sequence", True
+    # Unknown unit: the larger (per-sequence) budget keeps false alarms down.
+    return SEQUENCE_BUDGET, SEQUENCE_TARGET, "nats (unit unknown)", False
+
+
+def _coefficient_chase(run: Run, onset_step: int) -> tuple[float, float] | None:
+    """(coefficient before onset, coefficient at its late peak) when the coefficient rose 1.5x."""
+    coef = _common.prepared(run, "kl.coef")
+    if len(coef) < 4:
+        return None
+    before = coef[coef.index <= onset_step]
+    after = coef[coef.index > onset_step]
+    if len(before) == 0 or len(after) == 0:
+        return None
+    start = float(before.iloc[-min(len(before), 5):].median())
+    peak = float(after.max())
+    if start > 0 and peak >= COEF_RISE_FACTOR * start:
+        return start, peak
+    return None
+
+
+def detect(run: Run) -> list[Finding]:
+    kl = _common.prepared(run, "kl.ref")
+    n = len(kl)
+    if n < _common.MIN_POINTS:
+        return []
+    budget, target, unit, unit_known = budget_for(run)
+    values = kl.to_numpy()
+    smoothed = _common.smooth(values)
+    above = smoothed > budget
+    persist = max(PERSIST_MIN, int(n * PERSIST_FRACTION))
+    sustained = stats.persistent(above, persist)
+    if not sustained.any():
+        return []
+    first_alarm = int(np.argmax(sustained))
+    onset = _common.ramp_onset(smoothed, first_alarm)
+    before = _common.level(smoothed, max(0, onset - max(5, n // 10)), onset + 1)
+    peak_pos = int(np.argmax(smoothed))
+    peak = float(smoothed[peak_pos])
+    # Relative growth: a run that sat above budget from the start did not "run away".
+    floor = budget / 10
+    if peak < RISE_FACTOR * max(before, floor):
+        return []
+    rising = stats.trend(kl.iloc[max(0, onset - persist): peak_pos + 1]).direction > 0
+    last_above = int(np.flatnonzero(above)[-1])
+    ongoing = last_above >= n - 1 - persist // 2
+    end_step = None if ongoing else _common.step_at(kl, last_above)
+    severity = "critical" if peak >= CRITICAL_FACTOR * budget else "warning"
+    onset_step = _common.step_at(kl, onset)
+    chase = _coefficient_chase(run, onset_step)
+    tag = Rule.tag(run, "kl.ref")
+    summary = (
+        f"KL to the reference ({tag}, {unit}) rose from {fmt_value(before)} to {fmt_value(peak)} "
+        f"between steps {fmt_step(onset_step)} and {fmt_step(_common.step_at(kl, peak_pos))} "
+        f"(budget {fmt_value(budget)}, target {fmt_value(target)})"
+    )
+    summary += "; it is still above budget at the last step." if ongoing else f"; back under budget after step {fmt_step(end_step)}."
+    if chase:
+        summary += (
+            f" The KL coefficient rose from {fmt_value(chase[0])} to {fmt_value(chase[1])}: the adaptive "
+            "controller is chasing the KL and not catching it."
+        )
+    if not unit_known:
+        summary += " (KL unit unknown: judged against the per-sequence budget.)"
+    confidence = 0.6 + 0.1 * rising + 0.1 * bool(chase) + 0.1 * unit_known + 0.05 * (severity == "critical")
+    return [
+        RULE.finding(
+            severity=severity,
+            summary=summary,
+            onset_step=onset_step,
+            peak_step=_common.step_at(kl, peak_pos),
+            end_step=end_step,
+            metrics=[tag, Rule.tag(run, "kl.coef") if chase else None],
+            evidence={
+                "kl_before_onset": before,
+                "kl_peak": peak,
+                "kl_last": float(smoothed[-1]),
+                "budget": budget,
+                "target": target,
+                "unit": unit,
+                "first_step_above_budget": _common.step_at(kl, first_alarm),
+                "rising_trend": rising,
+                "kl_coef_before": chase[0] if chase else None,
+                "kl_coef_peak": chase[1] if chase else None,
+            },
+            confidence=confidence,
+        )
+    ]
+
+
+RULE = Rule("KL001", "kl-blowup", "kl_blowup", needs=("kl.ref",), doc=__doc__, detect=detect)

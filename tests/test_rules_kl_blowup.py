@@ -1,0 +1,84 @@
+"""KL001 kl-blowup: fires on a runaway reference KL, dated at the change point; silent on healthy KL."""
+
+import numpy as np
+
+from analyzers.model import MetricBinding
+from analyzers.rules import analyze
+from analyzers.rules.kl_blowup import RULE
+from analyzers.synthetic import make_run
+
+N = 3_000
+ONSET_TOLERANCE = int(0.03 * N)  # 3 % of the run
+
+
+def _kl_run(values, framework="trl-ppo", unit="nats/sequence", extra=None, extra_metrics=None):
+    series = {"objective/kl": values, **(extra or {})}
+    metrics = {"kl.ref": MetricBinding("kl.ref", "objective/kl", unit=unit, estimator="k1"), **(extra_metrics or {})}
+    return make_run(series, metrics=metrics, framework=framework, resolve_aliases=False)
+
+
+def _findings(run):
+    return [f for f in analyze(run, select=["KL001"]).findings if f.code == "KL001"]
+
+
+def test_exponential_runaway_with_a_chasing_controller_is_critical_and_dated_at_the_take_off():
+    rng = np.random.default_rng(1)
+    t = np.arange(N)
+    kl = 2.0 + 0.8 * rng.standard_normal(N)
+    kl[1_800:] += 2.0 * (np.exp((t[1_800:] - 1_800) / 300) - 1)
+    coef = np.where(t < 1_800, 0.2, 0.2 * (1 + (t - 1_800) / 200))
+    run = _kl_run(kl, extra={"objective/kl_coef": coef}, extra_metrics={"kl.coef": "objective/kl_coef"})
+    [finding] = _findings(run)
+    assert finding.kind == "kl_blowup"
+    assert finding.severity == "critical"
+    assert abs(finding.onset_step - 1_800) <= ONSET_TOLERANCE
+    assert finding.end_step is None
+    assert finding.evidence["kl_coef_peak"] > finding.evidence["kl_coef_before"]
+    assert "objective/kl_coef" in finding.metrics
+
+
+def test_linear_token_kl_ramp_in_verl_is_found_at_the_ramp_start():
+    rng = np.random.default_rng(2)
+    n = 4_000
+    kl = 0.02 + 0.005 * rng.standard_normal(n)
+    kl[2_500:] += np.linspace(0, 1.5, n - 2_500)
+    run = _kl_run(kl, framework="verl", unit="nats/token")
+    [finding] = _findings(run)
+    assert finding.severity == "warning"
+    assert abs(finding.onset_step - 2_500) <= int(0.03 * n)
+    assert finding.evidence["budget"] == 0.5
+
+
+def test_kl_that_returns_under_budget_has_an_end_step():
+    rng = np.random.default_rng(3)
+    kl = 3.0 + 0.5 * rng.standard_normal(N)
+    kl[1_000:1_600] += 20.0
+    [finding] = _findings(_kl_run(kl))
+    assert abs(finding.onset_step - 1_000) <= ONSET_TOLERANCE
+    assert finding.end_step is not None and abs(finding.end_step - 1_600) <= ONSET_TOLERANCE
+
+
+def test_healthy_kl_growing_slowly_inside_the_budget_is_silent():
+    rng = np.random.default_rng(4)
+    kl = 5.0 * np.sqrt(np.arange(N) / N) + 0.7 * rng.standard_normal(N)
+    assert _findings(_kl_run(kl)) == []
+
+
+def test_noisy_but_healthy_k1_kl_with_spikes_is_silent():
+    rng = np.random.default_rng(5)
+    kl = 3.0 + 3.0 * rng.standard_normal(N)
+    kl[rng.choice(N, 30, replace=False)] = 15.0
+    assert _findings(_kl_run(kl)) == []
+
+
+def test_grpo_kl_and_loss_rising_from_zero_is_normal():
+    # metrics.md §1.4: the GRPO loss equals beta * KL and starts at 0; KL rising from 0 is expected.
+    rng = np.random.default_rng(6)
+    kl = np.clip(0.05 * (1 - np.exp(-np.arange(N) / 800)) + 0.004 * rng.standard_normal(N), 0, None)
+    run = _kl_run(kl, framework="trl-grpo", unit="nats/token", extra={"loss": 0.04 * kl}, extra_metrics={"loss.total": "loss"})
+    assert _findings(run) == []
+
+
+def test_rule_is_skipped_without_a_reference_kl():
+    run = make_run({"loss": np.ones(100)}, resolve_aliases=False)
+    assert RULE.missing(run) == "needs kl.ref; none found"
