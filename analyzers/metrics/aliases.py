@@ -207,6 +207,8 @@ VERL = (
     A("critic.grad_norm", "critic/grad_norm"),
     A("lr", "actor/lr"),
     A("mismatch.logp_diff", "training/rollout_probs_diff_mean"),
+    # Rollout correction (TIS/MIS) diagnostics [verl-docs rollout_corr.md].
+    A("ratio.is_mean", "rollout_corr/rollout_is_mean"),
 )
 
 # OpenRLHF, current and v0.5/v0.8 keys [ORLHF ppo_actor.py training_step, ppo_critic.py,
@@ -231,6 +233,8 @@ OPENRLHF = (
     A("len.clip_ratio", "rollout/truncated_rate", unit=FRACTION),
     A("grad_norm", "actor_grad_norm"),
     A("lr", "actor_lr"),
+    # KL between the vLLM rollout logprobs and the training engine's [ORLHF experience_maker.py].
+    A("mismatch.logp_diff", "vllm_kl", unit=NATS_PER_TOKEN),
 )
 
 # trlx [trlx modeling_ppo.py L185-237, accelerate_ppo_trainer.py L457-511].
