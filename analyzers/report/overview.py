@@ -1,0 +1,58 @@
+"""The triage overview shared by the HTML and Markdown reports and the dashboard: runs ranked
+worst first, with severity counts and a headline finding per run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..findings import SEVERITIES, SEVERITY_RANK, Finding
+from ..rules import Analysis
+
+
+def severity_counts(findings: list[Finding]) -> dict[str, int]:
+    """How many findings of each severity (every severity present as a key)."""
+    return {s: sum(1 for f in findings if f.severity == s) for s in SEVERITIES}
+
+
+def headline(a: Analysis) -> str:
+    """The run's most severe finding in a few words (findings are already sorted worst first)."""
+    if not a.findings:
+        return "no findings"
+    f = a.findings[0]
+    return f"{f.code} {f.title}" + (f" (from step {f.onset_step:,})" if f.onset_step is not None else "")
+
+
+def worst(a: Analysis) -> str:
+    """The run's worst severity, or ``"none"``."""
+    if not a.findings:
+        return "none"
+    return max((f.severity for f in a.findings), key=SEVERITY_RANK.__getitem__)
+
+
+def ranked(analyses: list[Analysis]) -> list[Analysis]:
+    """Runs ordered worst first: by worst severity, then critical/warning/info counts, then name."""
+
+    def key(a: Analysis) -> tuple[Any, ...]:
+        c = severity_counts(a.findings)
+        rank = max((SEVERITY_RANK[f.severity] for f in a.findings), default=-1)
+        return (-rank, -c["critical"], -c["warning"], -c["info"], a.run.name)
+
+    return sorted(analyses, key=key)
+
+
+def overview_rows(analyses: list[Analysis]) -> list[dict[str, Any]]:
+    """One row per run, ranked worst first: the triage overview table."""
+    rows = []
+    for a in ranked(analyses):
+        c = severity_counts(a.findings)
+        rows.append({
+            "run": a.run.name,
+            "worst": worst(a),
+            "framework": a.run.framework or "unknown",
+            "steps": a.run.steps,
+            "critical": c["critical"],
+            "warning": c["warning"],
+            "info": c["info"],
+            "headline": headline(a),
+        })
+    return rows
