@@ -293,3 +293,29 @@ def test_jsonl_with_a_first_line_longer_than_the_sniffed_head_is_read():
     result = read_bytes(text.encode(), "metrics.jsonl")
     assert result.errors == []
     assert result.runs[0].metadata["format"] == "verl_jsonl"
+
+
+@needs_event_reader
+def test_companion_files_of_an_event_folder_are_not_read_twice(tmp_path):
+    # SB3's configure(folder, ["csv", "tensorboard"]) writes the same scalars twice.
+    run_dir = tmp_path / "logs" / "cartpole"
+    write_events(run_dir, {"train/approx_kl": [0.01, 0.02]})
+    shutil.copy(SB3_CSV, run_dir / "progress.csv")
+    result = read_path(tmp_path / "logs")
+    assert names(result) == ["cartpole"]
+    assert any("progress.csv" in note and "another format" in note for note in result.runs[0].notes)
+
+
+def test_a_companion_file_given_on_its_own_is_read(tmp_path):
+    run_dir = tmp_path / "cartpole"
+    run_dir.mkdir()
+    shutil.copy(SB3_CSV, run_dir / "progress.csv")
+    assert names(read_path(run_dir / "progress.csv")) == ["cartpole"]
+
+
+@needs_event_reader
+def test_a_zip_inside_a_logdir_names_its_runs_after_the_zip(tmp_path):
+    root = tmp_path / "logs"
+    write_events(root / "grpo", {"train/kl": [0.1, 0.2]})
+    (root / "archive.zip").write_bytes(zip_bytes({"grpo/events.out.tfevents.1.host": event_bytes(tmp_path)}))
+    assert names(read_path(root)) == ["archive/grpo", "grpo"]

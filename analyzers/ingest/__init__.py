@@ -128,7 +128,7 @@ def _call_reader(fmt: str, source: Source, run_name: str) -> LoadResult:
 
 
 def _default_run_name(path: str, local: bool = True) -> str:
-    """A run name from a file name: the stem, or the folder for event files and trainer_state.json.
+    """A run name from a file name: the stem, or the folder for event files and fixed names.
 
     Only a local path has a folder to look at: an upload called ``trainer_state.json`` is named
     ``trainer_state``, not after the server's working directory.
@@ -140,18 +140,21 @@ def _default_run_name(path: str, local: bool = True) -> str:
     if "tfevents" in base:
         return parent or base
     stem, _ = os.path.splitext(base)
-    if stem == "trainer_state":
+    if stem in ("trainer_state", "progress"):  # HF Trainer, SB3 and Spinning Up fixed names
         return parent or stem
     return stem or base
 
 
-def read_tree(entries: Iterable[tuple[str, Source]], root_name: str, origin: str) -> LoadResult:
+def read_tree(
+    entries: Iterable[tuple[str, Source]], root_name: str, origin: str, name_prefix: str = ""
+) -> LoadResult:
     """Read a logdir given as (relative path, source) pairs: a real folder or a zip's members.
 
     Every folder holding event files is one run named by its path relative to the root (the
     root itself takes ``root_name``); several event files in one folder are one run, merged in
     file-name order (TensorBoard's order, i.e. by creation time). Every other log file is its
-    own run, named by its relative path without extension.
+    own run, named by its relative path without extension. ``name_prefix`` goes in front of
+    every name but the root's (see ``_read_zip``).
     """
     result = LoadResult()
     event_groups: dict[str, list[Source]] = defaultdict(list)
@@ -175,18 +178,26 @@ def read_tree(entries: Iterable[tuple[str, Source]], root_name: str, origin: str
             skipped += 1
 
     others, checkpoint_notes = _latest_checkpoints(others)
+    others, companions = _split_companions(others, event_groups)
     for folder in sorted(event_groups):
         sources = sorted(event_groups[folder], key=lambda s: s.name)
-        name = root_name if folder == "" else folder
-        result.extend(_read_event_folder(sources, name))
+        name = root_name if folder == "" else name_prefix + folder
+        sub = _read_event_folder(sources, name)
+        for run in sub.runs:
+            for rel in companions.get(folder, []):
+                run.notes.append(
+                    f"{posixpath.basename(rel)} in the same folder is this run in another format "
+                    f"(the trainer wrote both); read the event files only. Open {rel} on its own to read it."
+                )
+        result.extend(sub)
     for rel, source, fmt in others:
         stem = posixpath.splitext(rel)[0]
         if posixpath.basename(stem) == "trainer_state":
             stem = posixpath.dirname(stem) or root_name
         elif posixpath.basename(stem) == "progress" and posixpath.dirname(stem):
             stem = posixpath.dirname(stem)
-        name = stem if stem else root_name
-        sub = _read_zip(source, name) if fmt == sniff.ZIP else _call_reader(fmt, source, name)
+        name = name_prefix + stem if stem else root_name
+        sub = _read_zip(source, name, name_prefix=f"{name}/") if fmt == sniff.ZIP else _call_reader(fmt, source, name)
         if fmt in (sniff.JSON, sniff.JSONL) and not sub.runs and all(e.message.startswith(_NOT_A_LOG) for e in sub.errors):
             skipped += 1  # a logdir holds JSON configs and summaries too; only logs are news
             continue
@@ -197,6 +208,27 @@ def read_tree(entries: Iterable[tuple[str, Source]], root_name: str, origin: str
     if not result.runs and not result.errors:
         result.errors.append(ReadError(origin, "no log files found (event files, CSV, trainer_state.json, JSONL)"))
     return result
+
+
+# Files a trainer writes next to its event files that hold the same scalars again (SB3's
+# CSV/JSON logger, HF Trainer's state): reading both would list every run twice.
+_COMPANION_NAMES = frozenset({"progress.csv", "progress.json", "trainer_state.json"})
+
+
+def _split_companions(
+    others: list[tuple[str, Source, str]], event_groups: dict[str, list[Source]]
+) -> tuple[list[tuple[str, Source, str]], dict[str, list[str]]]:
+    """Set aside the companion files of folders that hold event files (see _COMPANION_NAMES)."""
+    kept: list[tuple[str, Source, str]] = []
+    companions: dict[str, list[str]] = defaultdict(list)
+    for item in others:
+        rel = item[0]
+        folder = posixpath.dirname(rel)
+        if posixpath.basename(rel) in _COMPANION_NAMES and folder in event_groups:
+            companions[folder].append(rel)
+        else:
+            kept.append(item)
+    return kept, companions
 
 
 def _read_event_folder(sources: list[Source], name: str) -> LoadResult:
@@ -253,8 +285,13 @@ def _latest_checkpoints(others: list[tuple[str, Source, str]]) -> tuple[list[tup
     return kept, notes
 
 
-def _read_zip(source: Source, run_name: str) -> LoadResult:
-    """Read a zipped logdir from memory: member names are labels, never paths we write to."""
+def _read_zip(source: Source, run_name: str, name_prefix: str = "") -> LoadResult:
+    """Read a zipped logdir from memory: member names are labels, never paths we write to.
+
+    A zip found inside a logdir names its runs ``<zip path>/<folder>`` (``name_prefix``) so
+    they cannot clash with the same folders on disk; a zip given on its own keeps the names
+    of its folders, like the logdir it was made from.
+    """
     try:
         with source.open() as fh:
             zf = zipfile.ZipFile(fh)
@@ -280,6 +317,6 @@ def _read_zip(source: Source, run_name: str) -> LoadResult:
                 entries.append((rel, Source(display=display, data=data)))
     except zipfile.BadZipFile as exc:
         return LoadResult(errors=[ReadError(source.display, f"corrupt zip archive: {exc}")])
-    result = read_tree(entries, run_name, origin=source.display)
+    result = read_tree(entries, run_name, origin=source.display, name_prefix=name_prefix)
     result.errors[:0] = errors
     return result
