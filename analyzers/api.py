@@ -13,7 +13,8 @@ from .model import LoadResult, ReadError, Run
 from .rules import Analysis, analyze
 
 
-def _unique_names(runs: list[Run]) -> None:
+def unique_names(runs: list[Run]) -> None:
+    """Number repeated run names in place ("run", "run (2)", ...), in read order."""
     seen: dict[str, int] = {}
     for run in runs:
         base = run.name
@@ -25,7 +26,7 @@ def _unique_names(runs: list[Run]) -> None:
 
 
 def _finish(result: LoadResult, metric_map: MetricMap | None, behaviour: Sequence[str]) -> LoadResult:
-    _unique_names(result.runs)
+    unique_names(result.runs)
     for run in result.runs:
         resolve(run, metric_map, behaviour)
     return result

@@ -27,6 +27,14 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--select", action="append", default=None, metavar="RULE",
                    help="run only these rules (code, name or kind; repeatable)")
     t.add_argument("-o", "--output", metavar="FILE", help="write the output to FILE instead of standard output")
+    t.add_argument("--executor", choices=("serial", "process", "dask"), default=None,
+                   help="how to triage many runs: serial, a process pool, or a Dask cluster "
+                        "(default: process when there is more than one run, else serial)")
+    t.add_argument("--workers", type=int, metavar="N",
+                   help="worker processes (default: one per CPU; Dask local cluster: 2)")
+    t.add_argument("--scheduler", metavar="ADDRESS",
+                   help="Dask scheduler address, e.g. tcp://host:8786 (implies --executor dask; "
+                        "without it, dask starts a local cluster)")
     r = sub.add_parser("rule", help="explain a rule (like `ruff rule`)")
     r.add_argument("code", nargs="?", help="rule code or name; omit to list all rules")
     return parser
@@ -57,8 +65,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "rule":
         return _rule_command(args.code)
 
-    from .api import analyze_runs, load
     from .metrics import MetricMap
+    from .sweep import ProgressBar, SweepError, SweepOptions, plan_sweep, run_sweep
 
     metric_map = None
     if args.metric_map:
@@ -67,8 +75,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         except (OSError, ValueError) as exc:
             print(f"error: --metric-map {args.metric_map}: {exc}", file=sys.stderr)
             return EXIT_USAGE
-    result = load(args.paths, metric_map=metric_map, behaviour=args.behaviour)
-    report = analyze_runs(result, preview=args.preview, select=args.select)
+    executor = args.executor
+    if args.scheduler and executor in ("serial", "process"):
+        print("error: --scheduler needs --executor dask", file=sys.stderr)
+        return EXIT_USAGE
+    if args.workers is not None and args.workers < 1:
+        print("error: --workers must be at least 1", file=sys.stderr)
+        return EXIT_USAGE
+    # Plan first (lists run units, reads nothing but file heads), then analyse each unit in a
+    # worker; the report is the same whichever executor runs (see analyzers.sweep).
+    plan = plan_sweep(args.paths)
+    if executor is None:
+        executor = "dask" if args.scheduler else ("process" if len(plan.units) > 1 else "serial")
+    options = SweepOptions(
+        metric_map=metric_map,
+        behaviour=tuple(args.behaviour),
+        preview=args.preview,
+        select=tuple(args.select) if args.select else None,
+        # Text and JSON need only each run's summary; other formats may chart the scalars.
+        keep_runs=args.format not in ("text", "json"),
+    )
+    progress = ProgressBar(len(plan.units), sys.stderr) if len(plan.units) > 1 and sys.stderr.isatty() else None
+    try:
+        report = run_sweep(plan, options, executor=executor, workers=args.workers, scheduler=args.scheduler,
+                           on_result=progress)
+    except SweepError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     text = render(report, args.format)
     if args.output:
         with open(args.output, "w", encoding="utf-8") as fh:

@@ -13,14 +13,15 @@ import os
 import posixpath
 import re
 import zipfile
-from collections import defaultdict
-from typing import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Callable, Generic, Iterable, TypeVar
 
 from ..model import LoadResult, ReadError, Run
 from . import sniff
 from .source import Source
 
 Reader = Callable[[Source, str], LoadResult]
+T = TypeVar("T")
 
 # Files in a logdir that are never logs (HF checkpoints sit next to trainer_state.json).
 _NOT_LOGS = re.compile(
@@ -145,6 +146,68 @@ def _default_run_name(path: str, local: bool = True) -> str:
     return stem or base
 
 
+@dataclass
+class TreeGroup(Generic[T]):
+    """Files of a logdir that are read together: one event folder (with the companion files
+    that repeat its scalars), one standalone log file, or one output folder's checkpoint
+    ``trainer_state.json`` files (of which the newest is read)."""
+
+    kind: str  # "events" | "file" | "checkpoints"
+    rel: str  # the folder (events, checkpoints) or the file (file), relative to the logdir
+    entries: list[tuple[str, T, str]] = field(default_factory=list)  # (relative path, item, format)
+
+    def members(self) -> list[tuple[str, T]]:
+        return [(rel, item) for rel, item, _ in self.entries]
+
+
+def plan_tree(
+    files: Iterable[tuple[str, T]], read_head: Callable[[T], bytes], describe: Callable[[T], str]
+) -> tuple[list[TreeGroup[T]], list[ReadError]]:
+    """Group a logdir's files into what is read together, in read order, from their first bytes.
+
+    Event folders come first (sorted), then every other log file in walk order, then the
+    checkpoint groups. Shared by :func:`read_tree` and the sweep planner (``analyzers.sweep``),
+    which sends each group to a worker: both name and merge runs the same way.
+    """
+    errors: list[ReadError] = []
+    event_groups: dict[str, TreeGroup[T]] = {}
+    others: list[tuple[str, T, str]] = []
+    for rel, item in files:
+        base = posixpath.basename(rel)
+        if base.startswith(".") or _NOT_LOGS.match(base):
+            continue
+        try:
+            head = read_head(item)
+        except OSError as exc:
+            errors.append(ReadError(describe(item), f"cannot read file: {exc.strerror or exc}"))
+            continue
+        fmt = sniff.detect_format(head, base)
+        if fmt == sniff.TFEVENTS or "tfevents" in base:
+            folder = posixpath.dirname(rel)
+            event_groups.setdefault(folder, TreeGroup("events", folder)).entries.append((rel, item, sniff.TFEVENTS))
+        elif fmt is not None and _LOG_NAMES.search(base):
+            others.append((rel, item, fmt))
+
+    groups: list[TreeGroup[T]] = [event_groups[folder] for folder in sorted(event_groups)]
+    checkpoints: dict[str, TreeGroup[T]] = {}
+    roots: set[str] = set()
+    for rel, item, fmt in others:
+        folder, base = posixpath.split(rel)
+        m = _CHECKPOINT_DIR.search(rel)
+        if base in _COMPANION_NAMES and folder in event_groups:
+            event_groups[folder].entries.append((rel, item, fmt))
+        elif m:
+            parent = rel[: m.start()]
+            checkpoints.setdefault(parent, TreeGroup("checkpoints", parent)).entries.append((rel, item, fmt))
+        else:
+            if base == "trainer_state.json":
+                roots.add(folder)
+            groups.append(TreeGroup("file", rel, [(rel, item, fmt)]))
+    # save_state() writes the output folder's own trainer_state.json: it wins over checkpoints.
+    groups.extend(g for parent, g in checkpoints.items() if parent not in roots)
+    return groups, errors
+
+
 def read_tree(
     entries: Iterable[tuple[str, Source]], root_name: str, origin: str, name_prefix: str = ""
 ) -> LoadResult:
@@ -157,54 +220,9 @@ def read_tree(
     every name but the root's (see ``_read_zip``).
     """
     result = LoadResult()
-    event_groups: dict[str, list[Source]] = defaultdict(list)
-    others: list[tuple[str, Source, str]] = []
-    skipped = 0
-    for rel, source in entries:
-        base = posixpath.basename(rel)
-        if base.startswith(".") or _NOT_LOGS.match(base):
-            continue
-        try:
-            head = source.head(4096)
-        except OSError as exc:
-            result.errors.append(ReadError(source.display, f"cannot read file: {exc.strerror or exc}"))
-            continue
-        fmt = sniff.detect_format(head, base)
-        if fmt == sniff.TFEVENTS or "tfevents" in base:
-            event_groups[posixpath.dirname(rel)].append(source)
-        elif fmt is not None and _LOG_NAMES.search(base):
-            others.append((rel, source, fmt))
-        else:
-            skipped += 1
-
-    others, checkpoint_notes = _latest_checkpoints(others)
-    others, companions = _split_companions(others, event_groups)
-    for folder in sorted(event_groups):
-        sources = sorted(event_groups[folder], key=lambda s: s.name)
-        name = root_name if folder == "" else name_prefix + folder
-        sub = _read_event_folder(sources, name)
-        for run in sub.runs:
-            for rel in companions.get(folder, []):
-                run.notes.append(
-                    f"{posixpath.basename(rel)} in the same folder is this run in another format "
-                    f"(the trainer wrote both); read the event files only. Open {rel} on its own to read it."
-                )
-        result.extend(sub)
-    for rel, source, fmt in others:
-        stem = posixpath.splitext(rel)[0]
-        if posixpath.basename(stem) == "trainer_state":
-            stem = posixpath.dirname(stem) or root_name
-        elif posixpath.basename(stem) == "progress" and posixpath.dirname(stem):
-            stem = posixpath.dirname(stem)
-        name = name_prefix + stem if stem else root_name
-        sub = _read_zip(source, name, name_prefix=f"{name}/") if fmt == sniff.ZIP else _call_reader(fmt, source, name)
-        if fmt in (sniff.JSON, sniff.JSONL) and not sub.runs and all(e.message.startswith(_NOT_A_LOG) for e in sub.errors):
-            skipped += 1  # a logdir holds JSON configs and summaries too; only logs are news
-            continue
-        if rel in checkpoint_notes:
-            for run in sub.runs:
-                run.notes.append(checkpoint_notes[rel])
-        result.extend(sub)
+    groups, result.errors = plan_tree(entries, lambda s: s.head(4096), lambda s: s.display)
+    for group in groups:
+        result.extend(_read_group(group, root_name, name_prefix))
     if not result.runs and not result.errors:
         result.errors.append(ReadError(origin, "no log files found (event files, CSV, trainer_state.json, JSONL)"))
     return result
@@ -215,20 +233,44 @@ def read_tree(
 _COMPANION_NAMES = frozenset({"progress.csv", "progress.json", "trainer_state.json"})
 
 
-def _split_companions(
-    others: list[tuple[str, Source, str]], event_groups: dict[str, list[Source]]
-) -> tuple[list[tuple[str, Source, str]], dict[str, list[str]]]:
-    """Set aside the companion files of folders that hold event files (see _COMPANION_NAMES)."""
-    kept: list[tuple[str, Source, str]] = []
-    companions: dict[str, list[str]] = defaultdict(list)
-    for item in others:
-        rel = item[0]
-        folder = posixpath.dirname(rel)
-        if posixpath.basename(rel) in _COMPANION_NAMES and folder in event_groups:
-            companions[folder].append(rel)
-        else:
-            kept.append(item)
-    return kept, companions
+def _read_group(group: TreeGroup[Source], root_name: str, name_prefix: str) -> LoadResult:
+    if group.kind == "events":
+        sources = sorted((src for _, src, fmt in group.entries if fmt == sniff.TFEVENTS), key=lambda s: s.name)
+        name = root_name if group.rel == "" else name_prefix + group.rel
+        result = _read_event_folder(sources, name)
+        for run in result.runs:
+            for rel, _, fmt in group.entries:
+                if fmt != sniff.TFEVENTS:
+                    run.notes.append(
+                        f"{posixpath.basename(rel)} in the same folder is this run in another format "
+                        f"(the trainer wrote both); read the event files only. Open {rel} on its own to read it."
+                    )
+        return result
+    note = None
+    entries = group.entries
+    if group.kind == "checkpoints":
+        # HF writes a cumulative trainer_state.json into every checkpoint-N folder: the newest
+        # holds the whole history up to its step.
+        entries = [max(entries, key=lambda e: int(_CHECKPOINT_DIR.search(e[0]).group(2)))]  # type: ignore[union-attr]
+        if len(group.entries) > 1:
+            note = (
+                f"{len(group.entries)} checkpoint folders hold a trainer_state.json; read the newest, "
+                f"{entries[0][0]} (each one holds the whole history up to its step)."
+            )
+    rel, source, fmt = entries[0]
+    stem = posixpath.splitext(rel)[0]
+    if posixpath.basename(stem) == "trainer_state":
+        stem = posixpath.dirname(stem) or root_name
+    elif posixpath.basename(stem) == "progress" and posixpath.dirname(stem):
+        stem = posixpath.dirname(stem)
+    name = name_prefix + stem if stem else root_name
+    sub = _read_zip(source, name, name_prefix=f"{name}/") if fmt == sniff.ZIP else _call_reader(fmt, source, name)
+    if fmt in (sniff.JSON, sniff.JSONL) and not sub.runs and all(e.message.startswith(_NOT_A_LOG) for e in sub.errors):
+        return LoadResult()  # a logdir holds JSON configs and summaries too; only logs are news
+    if note:
+        for run in sub.runs:
+            run.notes.append(note)
+    return sub
 
 
 def _read_event_folder(sources: list[Source], name: str) -> LoadResult:
@@ -249,40 +291,6 @@ def _read_event_folder(sources: list[Source], name: str) -> LoadResult:
         else:
             result.runs.append(run)
     return result
-
-
-def _latest_checkpoints(others: list[tuple[str, Source, str]]) -> tuple[list[tuple[str, Source, str]], dict[str, str]]:
-    """HF writes a cumulative trainer_state.json into every checkpoint-N folder: keep the newest.
-
-    If the output folder itself holds a trainer_state.json (``save_state()``), that one wins.
-    Returns the files to read and a note per kept file that stands for several.
-    """
-    by_parent: dict[str, list[tuple[int, tuple[str, Source, str]]]] = defaultdict(list)
-    kept: list[tuple[str, Source, str]] = []
-    notes: dict[str, str] = {}
-    roots: set[str] = set()
-    for item in others:
-        rel = item[0]
-        m = _CHECKPOINT_DIR.search(rel)
-        if m:
-            parent = rel[: m.start()]
-            by_parent[parent].append((int(m.group(2)), item))
-        else:
-            if posixpath.basename(rel) == "trainer_state.json":
-                roots.add(posixpath.dirname(rel))
-            kept.append(item)
-    for parent, items in by_parent.items():
-        if parent in roots:
-            continue
-        items.sort(key=lambda t: t[0])
-        newest = items[-1][1]
-        kept.append(newest)
-        if len(items) > 1:
-            notes[newest[0]] = (
-                f"{len(items)} checkpoint folders hold a trainer_state.json; read the newest, "
-                f"{newest[0]} (each one holds the whole history up to its step)."
-            )
-    return kept, notes
 
 
 def _read_zip(source: Source, run_name: str, name_prefix: str = "") -> LoadResult:
