@@ -45,7 +45,7 @@ def _rule_command(code: str | None) -> int:
 
     if code is None:
         for rule in all_rules():
-            print(f"{rule.code}  {rule.name:<32} {rule.kind:<26} {'preview' if rule.preview else 'stable'}")
+            print(f"{rule.code:<7} {rule.name:<28} {rule.kind:<26} {'preview' if rule.preview else 'stable'}")
         return EXIT_OK
     try:
         rule = get_rule(code)
