@@ -159,3 +159,29 @@ def test_synthetic_corpus_meets_the_targets(synthetic_score, kind):
 
 def test_no_rule_raises_on_the_synthetic_corpus(synthetic_score):
     assert synthetic_score.rule_errors == []
+
+
+# ----------------------------------------------------------------------------- real labelled corpus
+
+from analyzers.evaluate import DEFAULT_LABELS, TARGET_FALSE_ALARMS, evaluate_real  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def real_score():
+    if not DEFAULT_LABELS.exists():
+        pytest.skip("sample_logs/labels.json is absent: no labelled real-run corpus")
+    return evaluate_real(DEFAULT_LABELS)
+
+
+@pytest.mark.parametrize("kind", KINDS_WITH_RULES)
+def test_real_corpus_meets_the_targets(real_score, kind):
+    ks = real_score.kinds[kind]
+    assert ks.false_alarms <= TARGET_FALSE_ALARMS, ks.false_alarm_runs
+    if ks.positives:
+        assert ks.recall >= TARGET_RECALL, ks.missed
+        assert ks.onset_error_max <= TARGET_ONSET_ERROR_PCT, ks.late_onsets
+
+
+def test_every_labelled_real_run_is_readable_and_no_rule_raises(real_score):
+    assert real_score.load_errors == []
+    assert real_score.rule_errors == []

@@ -69,17 +69,56 @@ def test_without_a_group_size_the_bound_is_ten():
 
 
 def test_persistently_non_zero_whitened_mean_is_flagged():
+    # verl PPO with a critic: GAE advantages are whitened over the batch, so their mean is ~0.
     rng = np.random.default_rng(34)
     series = _verl_advantages(rng)
     series["critic/advantages/mean"][1_000:] += 0.8
     run = make_run(
-        {**series, "critic/advantages/std": np.ones(N)},
-        metrics={**VERL_BINDINGS, "adv.std": "critic/advantages/std"},
+        {**series, "critic/advantages/std": np.ones(N), "critic/vf_loss": np.full(N, 0.1)},
+        metrics={**VERL_BINDINGS, "adv.std": "critic/advantages/std", "value.loss": "critic/vf_loss"},
         framework="verl",
         resolve_aliases=False,
     )
     [finding] = [f for f in _findings(run) if "non-zero mean" in f.title]
     assert abs(finding.onset_step - 1_000) <= 0.03 * N
+
+
+def _trl_old_advantage_mean(rng, n=300, shift_at=None, level=0.0):
+    mean = 0.01 * rng.standard_normal(n)
+    if shift_at is not None:
+        mean[shift_at:] = level + 0.05 * rng.standard_normal(n - shift_at)
+    return make_run({"ppo/policy/advantages_mean": mean}, metrics={"adv.mean": "ppo/policy/advantages_mean"},
+                    framework="trl-ppo-legacy", resolve_aliases=False)
+
+
+def test_old_trl_advantage_mean_moving_to_minus_half_is_a_warning_at_the_shift():
+    # Jones: whitened advantages should be ~mean-zero; "if they're persistently not then
+    # you've messed up your advantage calculations".
+    run = _trl_old_advantage_mean(np.random.default_rng(37), shift_at=120, level=-0.45)
+    [finding] = [f for f in _findings(run) if "non-zero mean" in f.title]
+    assert finding.severity == "warning"
+    assert abs(finding.onset_step - 120) <= 3
+    assert finding.evidence["level"] < -0.3
+
+
+def test_a_short_excursion_of_the_advantage_mean_is_not_persistent():
+    rng = np.random.default_rng(38)
+    run = _trl_old_advantage_mean(rng)
+    series = run.metric("adv.mean").to_numpy().copy()
+    series[150:160] = 0.6  # 10 of 300 points
+    run = make_run({"ppo/policy/advantages_mean": series}, metrics={"adv.mean": "ppo/policy/advantages_mean"},
+                   framework="trl-ppo-legacy", resolve_aliases=False)
+    assert [f for f in _findings(run) if "non-zero mean" in f.title] == []
+
+
+def test_token_weighted_mean_of_grpo_advantages_in_verl_may_sit_off_zero():
+    # verl GRPO without a critic: per-sequence group normalisation, token-weighted mean; long
+    # wrong answers pull it to about -0.3 in a healthy run.
+    rng = np.random.default_rng(39)
+    series = _verl_advantages(rng)
+    series["critic/advantages/mean"] = -0.3 + 0.05 * rng.standard_normal(N)
+    run = make_run(series, metrics=VERL_BINDINGS, framework="verl", resolve_aliases=False)
+    assert _findings(run) == []
 
 
 def test_healthy_whitened_advantages_are_silent():

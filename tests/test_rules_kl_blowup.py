@@ -82,3 +82,26 @@ def test_grpo_kl_and_loss_rising_from_zero_is_normal():
 def test_rule_is_skipped_without_a_reference_kl():
     run = make_run({"loss": np.ones(100)}, resolve_aliases=False)
     assert RULE.missing(run) == "needs kl.ref; none found"
+
+
+def test_kl_rising_slowly_from_the_start_is_dated_where_it_runs_away_not_at_step_0():
+    # A healthy KL climbs towards ~5 nats from step 0 (saturating), then runs away exponentially
+    # from step 1,300: the onset is the change in growth rate, not the start of the run.
+    rng = np.random.default_rng(7)
+    t = np.arange(N)
+    kl = 5.0 * (1 - np.exp(-t / 400)) + 0.4 * rng.standard_normal(N)
+    kl[1_300:] *= np.exp((t[1_300:] - 1_300) / 250)
+    [finding] = _findings(_kl_run(kl))
+    assert abs(finding.onset_step - 1_300) <= ONSET_TOLERANCE
+
+
+def test_token_kl_that_settles_above_budget_then_runs_away_is_dated_at_the_second_rise():
+    # TRL GRPO with a tiny beta: k3 KL jumps from 0 to ~0.6 nats/token in the first updates (just
+    # above the 0.5 budget), sits there, then climbs tenfold from step 1,000.
+    rng = np.random.default_rng(8)
+    t = np.arange(N)
+    kl = np.minimum(0.6, 0.6 * t / 30) * np.exp(0.03 * rng.standard_normal(N))
+    kl[1_000:] = kl[1_000:] * np.minimum(10.0, np.exp((t[1_000:] - 1_000) / 200))
+    [finding] = _findings(_kl_run(kl, framework="trl-grpo", unit="nats/token"))
+    assert abs(finding.onset_step - 1_000) <= ONSET_TOLERANCE
+    assert finding.evidence["first_step_above_budget"] < 100

@@ -113,3 +113,18 @@ def test_without_eval_healthy_kl_growth_and_entropy_decline_alone_stay_silent():
         },
     )
     assert _findings(run) == []
+
+
+def test_absurd_eval_values_raise_no_overflow_warning():
+    import warnings
+
+    from analyzers.rules import get_rule
+
+    rng = np.random.default_rng(9)
+    evals = _eval(rng, peak_at=99)
+    evals.iloc[::3] = 1e300  # a corrupted eval logger
+    run = _run(_reward(rng, rise_after=99), evals)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        findings = get_rule("RH001").check(run)
+    assert isinstance(findings, list)

@@ -133,3 +133,12 @@ def test_early_baseline_uses_the_first_fifth():
     v = np.r_[np.full(200, 2.0), np.full(800, 9.0)]
     med, scale = stats.early_baseline(v)
     assert med == 2.0 and scale == 0.0
+
+
+def test_robust_scale_of_absurd_values_is_infinite_without_a_warning():
+    import warnings
+
+    values = np.array([0.0] * 10 + [1e300] * 3 + [-1e300] * 3 + [0.0] * 10)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert stats.robust_scale(values) == float("inf")

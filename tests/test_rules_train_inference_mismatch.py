@@ -56,3 +56,15 @@ def test_silent_when_a_tiny_gap_grows_but_stays_negligible():
     rng = np.random.default_rng(3)
     kl = 0.0005 * np.exp(rng.normal(0, 0.1, N)) * (1 + 9 * _ramp())  # 10x growth, still 0.005
     assert _findings(_run(vllm_kl=kl)) == []
+
+
+def test_absurd_values_raise_no_overflow_warning():
+    # A logp gap alternating between 1e-300 and 1e300 overflows a naive std; the rule must stay
+    # quiet about numpy (warnings as errors here) and still answer.
+    import warnings
+
+    gap = np.where(np.arange(N) % 2, 1e300, 1e-300)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        findings = get_rule("MIS001").check(_run(**{"sampling/sampling_logp_difference/mean": gap}))
+    assert isinstance(findings, list)

@@ -92,6 +92,43 @@ def ramp_onset(smoothed: np.ndarray, first_alarm: int, direction: int = 1) -> in
     return walked if drifting else int(min(walked, hinge))
 
 
+GROWTH_RATE_FRACTION = 0.35  # Heuristic: an excursion starts where its log-rate drops below 35 % of the mid-excursion rate
+CALM_POINTS = 3  # Heuristic: ... for 3 consecutive points (one slow point inside a staircase is not the start)
+
+
+def growth_onset(log_values: np.ndarray, reference: int, extreme: int, calm_points: int = CALM_POINTS) -> int:
+    """Where a multiplicative excursion that passes ``reference`` on its way to ``extreme`` began.
+
+    ``log_values`` is the log of a smoothed positive series, oriented so the excursion rises
+    (pass ``-log(entropy)`` for a collapse). Runaways and collapses are multiplicative, so their
+    onset is a change in the slope of the log series. The excursion's rate is the local
+    least-squares slope (:func:`stats.local_slope`) around ``reference`` (or its median from
+    ``reference`` to ``extreme`` when larger); walking back from ``reference``, the onset is the
+    first point of the stretch whose slope stays above :data:`GROWTH_RATE_FRACTION` of that rate,
+    tolerating fewer than ``calm_points`` (default :data:`CALM_POINTS`) slower points in a row. A series that had been
+    moving slowly the same way since the start (a healthy KL rise, a healthy entropy decline)
+    is the earlier trend, not the excursion.
+    """
+    n = len(log_values)
+    half_window = max(2, smoothing_window(n) // 2)
+    slope = stats.local_slope(log_values, half_window)
+    rate = float(np.median(slope[max(0, reference - half_window): reference + half_window + 1]))
+    if extreme > reference:
+        rate = max(rate, float(np.median(slope[reference: extreme + 1])))
+    if rate <= 0:
+        return reference
+    still_moving = slope > GROWTH_RATE_FRACTION * rate
+    onset, calm = reference, 0
+    for position in range(reference - 1, -1, -1):
+        if still_moving[position]:
+            onset, calm = position, 0
+        else:
+            calm += 1
+            if calm >= max(1, calm_points):
+                break
+    return onset
+
+
 # Tags that only exist for continuous (Gaussian) action spaces: SB3 logs the mean action std.
 CONTINUOUS_ACTION_TAGS = ("train/std",)
 ENTROPY_EARLY_FRACTION = 0.05  # Heuristic: the entropy's starting level is the median of the first 5 %
@@ -113,6 +150,8 @@ def entropy_profile(run: Run) -> tuple[pd.Series, np.ndarray, float, bool] | Non
     values = entropy.to_numpy()
     smoothed = smooth(values)
     k = max(ENTROPY_EARLY_MIN, int(n * ENTROPY_EARLY_FRACTION))
-    start = float(np.median(values[:k]))
+    # The first logged value is the initial policy's entropy; when a run collapses between its
+    # first logs (SB3 lr 0.03: 0.63 -> 0.04 in two dumps) the early median is already collapsed.
+    start = max(float(np.median(values[:k])), float(values[0]))
     continuous = bool(np.any(smoothed < 0)) or any(run.has(tag) for tag in CONTINUOUS_ACTION_TAGS)
     return entropy, smoothed, start, continuous

@@ -9,8 +9,12 @@ sigmas above it). Repeated or sustained spikes are a warning, isolated ones info
 range: |advantage| beyond the group-normalisation bound (G-1)/sqrt(G) when the GRPO group size G
 is known (2.47 for G=8; Samuelson's inequality with a Bessel-corrected group std), else beyond
 10 (Andy Jones: whitened advantages should lie in [-10, 10], ideally [-3, 3]). (3) A
-persistently non-zero mean of advantages that should be whitened (`adv.mean` with a one-signed
-rolling median beyond half an advantage std).
+persistently non-zero mean of advantages that should be whitened (`adv.mean`, e.g. TRL-old
+`ppo/policy/advantages_mean` at +/-0.5 where it should be ~0): a one-signed rolling median beyond
+0.2 advantage std (and 6 sigmas of its own noise) for a tenth of the run. Whitening over the
+same batch makes the mean exactly 0; per-minibatch logging leaves noise of order 1/sqrt(batch),
+hence the tolerance. verl GRPO logs a token-weighted mean of per-sequence normalised
+advantages, which length differences move legitimately: there the tolerance is 1 std.
 
 Why it matters
 --------------
@@ -47,7 +51,7 @@ import numpy as np
 
 from ..findings import Finding
 from ..model import Run
-from . import _common, stats
+from . import _common, _signals, stats
 from .base import Rule, fmt_step, fmt_value
 
 SPIKE_FACTOR = 3.0  # Heuristic (as metrics.md P4): a value 3x its trailing rolling median is a jump
@@ -57,8 +61,12 @@ REPEATED_SPIKES = 3  # Heuristic: 3 or more spikes (or 3 in a row) is a pattern,
 JONES_BOUND = 10.0  # [Jones] advantages should lie in [-10, 10]
 BOUND_SLACK = 1.02  # Derived: the GRPO bound holds exactly, plus the epsilon in the std
 BOUND_MIN_POINTS = 2  # Heuristic: two logged violations rule out a single corrupted row
-MEAN_TOLERANCE = 0.5  # Heuristic: |mean| above half an advantage std after whitening
-MEAN_PERSIST_FRACTION = 0.2  # Heuristic: ... for a fifth of the run
+MEAN_TOLERANCE = 0.2  # Derived: a whitened batch has mean exactly 0; per-minibatch means of >= 25 samples stay within 1/sqrt(25)
+GROUP_MEAN_TOLERANCE = 1.0  # Heuristic: a token-weighted mean of per-sequence normalised advantages moves with the length CV
+MEAN_NOISE_SIGMAS = 6.0  # Heuristic: ... and beyond 6 robust sigmas of the series' own point-to-point noise
+MEAN_PERSIST_FRACTION = 0.1  # Heuristic: "persistently" [Jones]: for a tenth of the run ...
+MEAN_ONSET_FRACTION = 0.25  # Heuristic: the excursion starts where the mean leaves a quarter of the tolerance
+CRITIC_CONCEPTS = ("value.loss", "value.ev", "critic.grad_norm", "value.mean")  # a critic => GAE, whitened over the batch
 GROUP_SIZE_KEYS = ("num_generations", "group_size", "n_samples_per_prompt", "rollout_n", "n")
 
 SPIKE_SIGNALS = (
@@ -176,6 +184,16 @@ def _bound_finding(run: Run) -> Finding | None:
     )
 
 
+def _mean_tolerance(run: Run, scale: float) -> tuple[float, str]:
+    """How far from 0 the logged advantage mean may sit, and why."""
+    group_normalised = run.framework == "verl" and not any(run.metric(c) is not None for c in CRITIC_CONCEPTS)
+    if group_normalised:
+        # verl GRPO normalises per group of sequences but logs a token-weighted mean: length
+        # differences alone move it by up to the coefficient of variation of the lengths.
+        return GROUP_MEAN_TOLERANCE * scale, "token-weighted mean of group-normalised advantages"
+    return MEAN_TOLERANCE * scale, "whitened advantages"
+
+
 def _mean_finding(run: Run) -> Finding | None:
     mean = _common.prepared(run, "adv.mean")
     n = len(mean)
@@ -185,32 +203,49 @@ def _mean_finding(run: Run) -> Finding | None:
     scale = float(np.median(std.to_numpy())) if len(std) else 1.0  # whitened advantages have std 1
     if not scale > 0:
         return None
-    smoothed = _common.smooth(mean.to_numpy())
+    values = mean.to_numpy()
+    noise = _signals.noise_scale(values)
+    tolerance, basis = _mean_tolerance(run, scale)
+    # A noisy logger (per-minibatch means) must leave its own noise band too.
+    tolerance = max(tolerance, MEAN_NOISE_SIGMAS * noise)
+    smoothed = _common.smooth(values)
     persist = max(5, int(n * MEAN_PERSIST_FRACTION))
+    best: tuple[int, int, np.ndarray] | None = None  # (sign, first position, sustained mask)
     for sign in (1, -1):
-        sustained = stats.persistent(sign * smoothed > MEAN_TOLERANCE * scale, persist)
-        if not sustained.any():
-            continue
-        first = int(np.argmax(sustained))
-        onset = stats.excursion_start(sign * smoothed, first, 0.1 * MEAN_TOLERANCE * scale)
-        peak = int(np.argmax(sign * smoothed))
-        tag = Rule.tag(run, "adv.mean")
-        return RULE.finding(
-            severity="warning",
-            title="Whitened advantages have a non-zero mean",
-            summary=(
-                f"The advantage mean ({tag}) stayed at {fmt_value(smoothed[peak])} (rolling median, peak at step "
-                f"{fmt_step(mean.index[peak])}) for {int(sustained.sum())} of {n} logged points from step "
-                f"{fmt_step(mean.index[first])}, against an advantage scale of {fmt_value(scale)}; after whitening it should be ~0."
-            ),
-            onset_step=mean.index[onset],
-            peak_step=mean.index[peak],
-            end_step=None,
-            metrics=[tag, Rule.tag(run, "adv.std")],
-            evidence={"peak_rolling_mean": float(smoothed[peak]), "advantage_scale": scale, "tolerance": MEAN_TOLERANCE},
-            confidence=0.6,
-        )
-    return None
+        sustained = stats.persistent(sign * smoothed > tolerance, persist)
+        if sustained.any() and (best is None or int(np.argmax(sustained)) < best[1]):
+            best = (sign, int(np.argmax(sustained)), sustained)
+    if best is None:
+        return None
+    sign, first, sustained = best
+    # Date the start of the excursion where the mean left the band around 0, not where it
+    # crossed the tolerance.
+    onset = stats.excursion_start(sign * smoothed, first, max(MEAN_ONSET_FRACTION * tolerance, 3 * noise))
+    peak = int(np.argmax(sign * smoothed))
+    tag = Rule.tag(run, "adv.mean")
+    level = float(np.median(values[first:][sustained[first:]]))
+    return RULE.finding(
+        severity="warning",
+        title="Whitened advantages have a non-zero mean",
+        summary=(
+            f"The advantage mean ({tag}) left 0 at step {fmt_step(mean.index[onset])} and stayed near {fmt_value(level)} "
+            f"for {int(sustained.sum())} of {n} logged points (tolerance +/-{fmt_value(tolerance)} for {basis}, "
+            f"advantage scale {fmt_value(scale)}); after whitening it should be ~0 at every step."
+        ),
+        onset_step=mean.index[onset],
+        peak_step=mean.index[peak],
+        end_step=None if sustained[-1] else mean.index[int(np.flatnonzero(sustained)[-1])],
+        metrics=[tag, Rule.tag(run, "adv.std")],
+        evidence={
+            "level": level,
+            "peak_rolling_mean": float(smoothed[peak]),
+            "advantage_scale": scale,
+            "tolerance": tolerance,
+            "tolerance_basis": basis,
+            "points_beyond": int(sustained.sum()),
+        },
+        confidence=0.7,
+    )
 
 
 def detect(run: Run) -> list[Finding]:

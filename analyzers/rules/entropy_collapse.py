@@ -48,10 +48,17 @@ from . import _common, stats
 from .base import Rule, fmt_step, fmt_value
 
 COLLAPSE_FRACTION = 0.1  # Heuristic ([Jones] "near 0" relative entropy): 10 % of the starting level
+# LLM token entropy: a converged classic-control policy may legitimately become near-deterministic
+# (SB3 Acrobot healthy: 1.1 -> 0.17 nats, 16 % of its start), but a language policy whose token
+# entropy loses three quarters of its start has collapsed onto a few modes (Cui et al. 2025,
+# arXiv:2505.22617: performance plateaus as token entropy is exhausted; healthy GRPO runs keep
+# 40-100 % of it). Heuristic.
+LLM_COLLAPSE_FRACTION = 0.25
 CRITICAL_FRACTION = 0.02  # Heuristic: 2 % of the start is effectively deterministic
 CONTINUOUS_DROP_NATS = 3.0  # Heuristic: a 3-nat drop is a ~20x narrower Gaussian in one dimension
 PERSIST_FRACTION = 0.05  # Heuristic: collapsed for 5 % of the run ...
 PERSIST_MIN = 5  # ... and at least 5 consecutive logged points
+PAUSE_FRACTION = 0.1  # Heuristic: a collapse that pauses for less than a tenth of the run is one collapse
 
 
 def detect(run: Run) -> list[Finding]:
@@ -66,13 +73,21 @@ def detect(run: Run) -> list[Finding]:
     else:
         if not start > 0:
             return []
-        collapsed = smoothed <= COLLAPSE_FRACTION * start
+        fraction = LLM_COLLAPSE_FRACTION if _common.is_llm(run) else COLLAPSE_FRACTION
+        collapsed = smoothed <= fraction * start
     sustained = stats.persistent(collapsed, persist)
     if not sustained.any():
         return []
     first = int(np.argmax(sustained))
-    onset = _common.ramp_onset(smoothed, first, direction=-1)
     low = int(np.argmin(smoothed))
+    if continuous:
+        onset = _common.ramp_onset(smoothed, first, direction=-1)
+    else:
+        # A collapse is multiplicative: date it by the change in the decline rate of log entropy,
+        # so a healthy slow decline since step 0 is not taken for the start of the collapse.
+        floor = max(float(smoothed[low]), start * 1e-3, 1e-12)
+        onset = _common.growth_onset(-np.log(np.maximum(smoothed, floor)), first, max(low, first),
+                                     calm_points=max(_common.CALM_POINTS, int(n * PAUSE_FRACTION)))
     last = stats.runs(sustained)[-1][1]
     ongoing = last >= n
     tag = Rule.tag(run, "entropy")

@@ -7,7 +7,10 @@ The KL divergence between the policy and the frozen reference (SFT) model (`kl.r
 trlx `policy/sqrt_kl` squared) rises in a sustained way, with a change point, beyond a budget
 that depends on its unit: 10 nats per sequence (TRL's "keep it between 0 and 10", adaptive
 target 6) or 0.5 nats per token for token-mean KL (5x verl's adaptive target of 0.1). The
-onset is the change point where the rise began, not the step where the budget was crossed. A
+onset is where the run-away began, not the step where the budget was crossed: a runaway KL
+grows roughly exponentially, so the rule reads the growth rate of log KL (its local slope) and
+walks back from the middle of the rise to where that rate drops to the level it had before
+(a healthy KL that rose slowly since the start is the earlier trend, not the runaway). A
 rising KL coefficient (`objective/kl_coef`, verl `actor/kl_coef`) while KL is above budget means
 the adaptive controller is chasing it and losing.
 
@@ -55,6 +58,7 @@ RISE_FACTOR = 3.0  # Heuristic: the late level must be 3x the pre-onset level (r
 PERSIST_FRACTION = 0.03  # Heuristic: above budget for 3 % of the run ...
 PERSIST_MIN = 5  # ... and at least 5 consecutive logged points
 COEF_RISE_FACTOR = 1.5  # Heuristic: an adaptive coefficient that grew 1.5x is chasing the KL
+LOG_FLOOR_FRACTION = 1e-3  # Heuristic: KL below a thousandth of the budget counts as 0 on the log scale
 
 
 def budget_for(run: Run) -> tuple[float, float, str, bool]:
@@ -89,6 +93,23 @@ def _coefficient_chase(run: Run, onset_step: int) -> tuple[float, float] | None:
     return None
 
 
+def runaway_onset(smoothed: np.ndarray, first_alarm: int, budget: float) -> int:
+    """Position where the run-away that reaches the budget at ``first_alarm`` began.
+
+    A run-away KL grows multiplicatively, so its onset is a change in the slope of log KL, not a
+    threshold crossing and not the start of the run (a KL that rose slowly and healthily since
+    step 0 is the earlier trend). The reference point is where log KL first covers half of its
+    climb from the first alarm to the peak; :func:`_common.growth_onset` walks back from it.
+    """
+    log_kl = np.log(np.maximum(smoothed, budget * LOG_FLOOR_FRACTION))
+    peak = int(np.argmax(smoothed))
+    mid_rise = first_alarm
+    if peak > first_alarm:
+        halfway = 0.5 * (log_kl[first_alarm] + log_kl[peak])
+        mid_rise = first_alarm + int(np.argmax(log_kl[first_alarm: peak + 1] >= halfway))
+    return _common.growth_onset(log_kl, mid_rise, peak)
+
+
 def detect(run: Run) -> list[Finding]:
     kl = _common.prepared(run, "kl.ref")
     n = len(kl)
@@ -103,7 +124,7 @@ def detect(run: Run) -> list[Finding]:
     if not sustained.any():
         return []
     first_alarm = int(np.argmax(sustained))
-    onset = _common.ramp_onset(smoothed, first_alarm)
+    onset = runaway_onset(smoothed, first_alarm, budget)
     before = _common.level(smoothed, max(0, onset - max(5, n // 10)), onset + 1)
     peak_pos = int(np.argmax(smoothed))
     peak = float(smoothed[peak_pos])

@@ -77,7 +77,9 @@ def _eval_fall(reward: pd.Series, binding_tag: str, evals: pd.Series) -> dict | 
     # With a handful of evaluations a MAD-based scale often comes out far too small; take the
     # larger of the robust and the classical estimate (a false "fall" is worse than a late one).
     second = np.diff(values, 2)
-    noise = max(_signals.noise_scale(values), float(np.std(second)) / np.sqrt(6.0) if len(second) > 1 else 0.0)
+    with np.errstate(over="ignore", invalid="ignore"):  # absurd (~1e300) evals: an infinite noise scale, no warning
+        classical = float(np.std(second)) / np.sqrt(6.0) if len(second) > 1 else 0.0
+    noise = max(_signals.noise_scale(values), classical)
     spread = float(np.ptp(smoothed)) or 1e-12
     peak_pos = int(np.argmax(smoothed))
     after = values[peak_pos + 1:]

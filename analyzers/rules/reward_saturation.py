@@ -65,14 +65,19 @@ def detect(run: Run) -> list[Finding]:
     if early_noise <= 0:
         return []
     # The pinned stretch: walk back from the end while the score sits in a tight band at the ceiling.
-    band = max(3 * NOISE_COLLAPSE * early_noise, 1e-12)
-    inside = np.abs(values - ceiling) <= band
+    # The band is at least AT_CEILING of the score range: a 0/1 verifier whose batch mean sits at
+    # 0.999 (one miss in 64 completions) is pinned too. The rolling median ignores the odd miss.
+    band = max(3 * NOISE_COLLAPSE * early_noise, AT_CEILING * span, 1e-12)
+    inside = np.abs(smoothed - ceiling) <= band
     outside = np.flatnonzero(~inside)
     start = int(outside[-1] + 1) if len(outside) else 0
     pinned = n - start
     if pinned < max(PIN_MIN_POINTS, int(n * PIN_MIN_FRACTION)):
         return []
     late_noise = _signals.noise_scale(values[start:])
+    if start >= 10:
+        # Compare with the noise before the score got pinned (the first 30 % may be mostly pinned).
+        early_noise = max(early_noise, _signals.noise_scale(values[:start]))
     if late_noise > NOISE_COLLAPSE * early_noise:
         return []
     evidence = {

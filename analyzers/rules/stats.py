@@ -32,6 +32,7 @@ Functions
 ``mean_shift_points(values, ...)``    binary segmentation: several mean shifts
 ``hinge_point(values)``               best "flat, then linear" break (onset of a ramp)
 ``excursion_start(values, pos, lvl)`` walk back from ``pos`` to where the series re-enters its band
+``local_slope(values, half_window)``  centred rolling least-squares slope per point
 ``runs(mask)``                        [(start, end_exclusive)] of consecutive True
 ``persistent(mask, min_length)``      mask of True runs at least ``min_length`` long
 ``window_fraction(mask, window)``     rolling fraction of True
@@ -108,15 +109,18 @@ def robust_scale(values: Any) -> float:
     v = v[np.isfinite(v)]
     if len(v) == 0:
         return 0.0
-    med = np.median(v)
-    mad = MAD_TO_SIGMA * float(np.median(np.abs(v - med)))
-    if mad > TINY:
-        return mad
-    q75, q25 = np.percentile(v, [75, 25])
-    iqr = float(q75 - q25) / 1.349
-    if iqr > TINY:
-        return iqr
-    return float(np.std(v))
+    # Absurd values (~1e300) overflow the squares of the std fallback to inf: that is the
+    # right answer (an unbounded scale), so the overflow is not worth a RuntimeWarning.
+    with np.errstate(over="ignore", invalid="ignore"):
+        med = np.median(v)
+        mad = MAD_TO_SIGMA * float(np.median(np.abs(v - med)))
+        if mad > TINY:
+            return mad
+        q75, q25 = np.percentile(v, [75, 25])
+        iqr = float(q75 - q25) / 1.349
+        if iqr > TINY:
+            return iqr
+        return float(np.std(v))
 
 
 def early_baseline(values: Any, fraction: float = EARLY_FRACTION, min_points: int = MIN_EARLY_POINTS) -> tuple[float, float]:
@@ -338,6 +342,23 @@ def excursion_start(values: Any, position: int, level: float, direction: int = 1
         return position
     inside = np.flatnonzero(~beyond[: position + 1])
     return int(inside[-1] + 1) if len(inside) else 0
+
+
+def local_slope(values: Any, half_window: int) -> np.ndarray:
+    """Least-squares slope (value per point) over the ``2 * half_window + 1`` points centred on each point.
+
+    Shorter windows at the ends (at least 3 points). Applied to a log series it is the local
+    growth rate; a regression slope is less jumpy than an end-point difference on a
+    rolling-median (staircase) series.
+    """
+    v = pd.Series(np.asarray(values, dtype=np.float64))
+    x = pd.Series(np.arange(len(v), dtype=np.float64))
+    width = 2 * max(1, int(half_window)) + 1
+    with np.errstate(all="ignore"):
+        cov = x.rolling(width, center=True, min_periods=3).cov(v)
+        var = x.rolling(width, center=True, min_periods=3).var()
+        slope = (cov / var).to_numpy()
+    return np.where(np.isfinite(slope), slope, 0.0)
 
 
 # ---------------------------------------------------------------------------- persistence

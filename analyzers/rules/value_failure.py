@@ -60,6 +60,10 @@ LOSS_PERSIST = 3  # Heuristic: 3 consecutive updates, not a single bad batch
 BASELINE_FRACTION = 0.1  # Heuristic: trailing baseline over 10 % of the run
 BASELINE_MIN_PERIODS = 3  # Heuristic: SB3 logs few updates; 3 earlier points make a baseline
 LOSS_VANISHED_FRACTION = 0.01  # Heuristic: value loss at 1 % of its early level means the returns stopped varying
+# Derived: a value loss (mean squared error) below 1e-7 of the squared return scale is an RMS error
+# of 0.03 % of the return: the critic is exact and EV is a ratio of two vanishing variances
+# (SB3 CartPole solved and pinned at 500: value loss 1e-3 -> 1e-6 while EV sits at -0.2).
+LOSS_NEGLIGIBLE_RELATIVE = 1e-7
 MIN_UPDATES = 10  # Heuristic: fewer logged updates cannot show a sustained pattern
 
 
@@ -80,7 +84,13 @@ def _returns_stopped_varying(run: Run, ev) -> np.ndarray:
     # Value loss aligned to the EV steps (the last value logged at or before each EV step).
     aligned = loss.reindex(loss.index.union(ev.index)).ffill().reindex(ev.index).to_numpy()
     smoothed = _common.smooth(np.nan_to_num(aligned, nan=early))
-    return smoothed <= LOSS_VANISHED_FRACTION * early
+    vanished = smoothed <= LOSS_VANISHED_FRACTION * early
+    returns = stats.finite(run.metric("rl.ep_return"))
+    if len(returns):
+        scale = float(np.median(np.abs(returns.to_numpy())))
+        if scale > 0:
+            vanished |= smoothed <= LOSS_NEGLIGIBLE_RELATIVE * scale * scale
+    return vanished
 
 
 def _ev_finding(run: Run) -> Finding | None:

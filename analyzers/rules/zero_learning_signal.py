@@ -51,6 +51,8 @@ ADV_ZERO = 1e-6  # Heuristic: |advantage| below this is exactly-zero up to float
 STD_ZERO = 1e-6  # Heuristic: a batch score spread below this is zero
 GRAD_ZERO_FRACTION = 1e-3  # Heuristic: gradient norm below 0.1 % of its typical value is zero
 GRAD_ZERO_ABS = 1e-8  # ... or below this absolute value
+GRAD_COLLAPSE_FRACTION = 0.05  # Heuristic: a grad norm at 5 % of its early level has lost the reward term
+GRAD_EARLY_FRACTION = 0.1  # Heuristic: the early grad level is the median of the first 10 % of the run
 PERSIST_FRACTION, PERSIST_MIN = 0.03, 5  # Heuristic: 3 % of the run and at least 5 logged points
 CRITICAL_FRACTION = 0.2  # Heuristic: no signal for a fifth of the run (or to the end) is critical
 
@@ -75,7 +77,10 @@ def detect(run: Run) -> list[Finding]:
     ties = np.zeros(len(grid), dtype=bool)
     which: list[str] = []
     if "grpo.frac_zero_std" in signals:
-        mask = _on_grid(signals["grpo.frac_zero_std"], grid) >= FRAC_ZERO_HIGH
+        frac = _on_grid(signals["grpo.frac_zero_std"], grid)
+        # The rolling median keeps a stretch of ties whole when one batch in a few still has a
+        # group that disagrees (frac 0.875 = 1 group of 8).
+        mask = (frac >= FRAC_ZERO_HIGH) | (_common.smooth(np.nan_to_num(frac)) >= FRAC_ZERO_HIGH)
         ties |= mask
         which += ["grpo.frac_zero_std"] if mask.any() else []
     if "adv.max" in signals and "adv.min" in signals:
@@ -96,6 +101,13 @@ def detect(run: Run) -> list[Finding]:
         typical_grad = float(np.nanmedian(signals["grad_norm"].to_numpy()[signals["grad_norm"].to_numpy() > 0])) \
             if (signals["grad_norm"].to_numpy() > 0).any() else 0.0
         grad_zero = np.abs(grad) <= max(GRAD_ZERO_ABS, GRAD_ZERO_FRACTION * typical_grad)
+        # With a KL penalty (beta > 0) the only gradient left when every group ties is the pull
+        # back to the reference: small but not 0. A norm that collapsed to a few percent of its
+        # early level is the same absence of reward signal.
+        raw_grad = signals["grad_norm"].to_numpy()
+        early_grad = float(np.median(raw_grad[: max(5, int(len(raw_grad) * GRAD_EARLY_FRACTION))]))
+        if early_grad > 0:
+            grad_zero |= _common.smooth(np.nan_to_num(grad, nan=early_grad)) <= GRAD_COLLAPSE_FRACTION * early_grad
     # No signal: groups tie (or the whole batch scores the same) AND the optimiser did not move.
     # Without a grad-norm series, two independent tie signals must agree.
     if grad_zero is not None:
