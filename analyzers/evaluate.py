@@ -23,6 +23,14 @@ Definitions (issue 3 targets in brackets):
   without an onset counts as 100 % [<= 10 %].
 - **unexpected**: warning-or-worse findings on broken runs of a kind the run is not labelled
   with (and not listed as tolerated): cross-talk, reported but not a target.
+- **weak labels** (``"weak": true`` on a labelled finding, with a ``weak_reason``): a pathology
+  that is really there but whose signal is within the noise of what healthy runs also show, so
+  no sound rule can be required to find it without false alarms (the case: SB3 CartPole with a
+  gameable edge bonus, where the true eval return steps down by ~1.7x its eval-to-eval noise
+  and partly recovers, while a healthy Acrobot run shows a larger transient eval dip with a
+  rising training return). They are scored separately (found or not, onset error) and printed
+  under the table; they count neither for recall nor as misses. A label becomes weak only with
+  the numbers that make it so written next to it, never to make a rule pass.
 """
 
 from __future__ import annotations
@@ -80,6 +88,9 @@ class KindScore:
     info_on_healthy: int = 0
     unexpected: int = 0
     onset_errors_pct: list[float] = field(default_factory=list)
+    weak_positives: int = 0
+    weak_detected: int = 0
+    weak_results: list[str] = field(default_factory=list)
     missed: list[str] = field(default_factory=list)
     false_alarm_runs: list[str] = field(default_factory=list)
     late_onsets: list[str] = field(default_factory=list)
@@ -124,6 +135,9 @@ class KindScore:
             "missed": list(self.missed),
             "false_alarm_runs": list(self.false_alarm_runs),
             "late_onsets": list(self.late_onsets),
+            "weak_labelled": self.weak_positives,
+            "weak_detected": self.weak_detected,
+            "weak_results": list(self.weak_results),
         }
 
 
@@ -210,6 +224,9 @@ def score(name: str, outcomes: Sequence[RunOutcome], rules: dict[str, list[str]]
         labelled = {e.kind for e in case.expected}
         for expected in case.expected:
             ks = result.kinds[expected.kind]
+            if expected.weak:
+                _score_weak(ks, outcome, expected)
+                continue
             ks.positives += 1
             found = outcome.of_kind(expected.kind)
             if not found:
@@ -226,6 +243,21 @@ def score(name: str, outcomes: Sequence[RunOutcome], rules: dict[str, list[str]]
             if _is_alarm(finding) and finding.kind not in labelled and finding.kind not in case.tolerated:
                 result.kinds[finding.kind].unexpected += 1
     return result
+
+
+def _score_weak(ks: KindScore, outcome: RunOutcome, expected: ExpectedFinding) -> None:
+    """A weak label: record whether it was found, and how far off, without scoring it."""
+    ks.weak_positives += 1
+    found = outcome.of_kind(expected.kind)
+    if not found:
+        ks.weak_results.append(f"{outcome.case.name} (onset {expected.onset_step}): not found")
+        return
+    ks.weak_detected += 1
+    best = min(found, key=lambda f: _distance(f, expected))
+    error = _onset_error_pct(found, expected, outcome.case.length)
+    ks.weak_results.append(
+        f"{outcome.case.name} (onset {expected.onset_step}): found {best.code} {best.severity} at {best.onset_step} ({error:.1f} %)"
+    )
 
 
 def _distance(finding: Finding, expected: ExpectedFinding) -> float:
@@ -258,7 +290,10 @@ def real_cases(labels_path: Path | str = DEFAULT_LABELS) -> tuple[list[LabelledR
     root = labels_path.parent
     for rel, label in sorted(entries.items()):
         try:
-            expected = [ExpectedFinding(str(f["kind"]), int(f["onset_step"])) for f in label.get("findings", [])]
+            expected = [
+                ExpectedFinding(str(f["kind"]), int(f["onset_step"]), bool(f.get("weak", False)))
+                for f in label.get("findings", [])
+            ]
             healthy = bool(label.get("healthy", not expected))
         except (KeyError, TypeError, ValueError) as exc:
             cases.append(LabelledRun(rel, None, False, load_error=f"bad label ({type(exc).__name__}: {exc})"))
@@ -351,6 +386,12 @@ def render_markdown(results: Sequence[CorpusScore], details: bool = False) -> st
             out.append("Problems:" if details else f"Problems ({len(problems)}; `--details` lists all):")
             out.append("")
             out.extend(p[:400] for p in shown)
+            out.append("")
+        weak = [f"- {ks.kind}: {w}" for ks in result.kinds.values() for w in ks.weak_results]
+        if weak:
+            out.append("Weak labels (too faint to detect soundly; reported, not scored; see the module docstring):")
+            out.append("")
+            out.extend(w[:400] for w in weak)
             out.append("")
         cross = {k: ks.unexpected for k, ks in result.kinds.items() if ks.unexpected}
         if cross:

@@ -39,6 +39,8 @@ class ExpectedFinding:
 
     kind: str
     onset_step: int
+    # A weak label: real but too faint to detect soundly (see analyzers.evaluate); reported, not scored.
+    weak: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:

@@ -119,6 +119,31 @@ def test_labelled_csv_run_is_loaded_and_scored(tmp_path):
     assert len(cases) == 1 and cases[0].run is not None and cases[0].healthy
 
 
+def test_weak_labels_are_reported_separately_and_do_not_count_for_recall():
+    cases = [
+        LabelledRun("weak-found", make_run({"x": np.zeros(101)}, name="weak-found", resolve_aliases=False), False,
+                    [ExpectedFinding("kl_blowup", 50, weak=True)]),
+        LabelledRun("weak-missed", make_run({"x": np.zeros(101)}, name="weak-missed", resolve_aliases=False), False,
+                    [ExpectedFinding("kl_blowup", 50, weak=True)]),
+    ]
+    canned = {"weak-found": [_finding("kl_blowup", 60)], "weak-missed": []}
+    result = score("tiny", run_cases(cases, analyze_fn=lambda run: Analysis(run=run, findings=list(canned[run.name]))),
+                   rules={"kl_blowup": ["T001"]})
+    kl = result.kinds["kl_blowup"]
+    assert (kl.positives, kl.missed, kl.onset_errors_pct) == (0, [], [])
+    assert (kl.weak_positives, kl.weak_detected) == (2, 1)
+    assert "Weak labels" in render_markdown([result]) and "weak-missed (onset 50): not found" in render_markdown([result])
+
+
+def test_weak_flag_is_read_from_labels_json(tmp_path):
+    rows = "\n".join(f"{s},{v}" for s, v in zip(range(0, 100), np.linspace(0, 1, 100)))
+    (tmp_path / "run.csv").write_text("step,objective/kl\n" + rows + "\n")
+    (tmp_path / "labels.json").write_text(json.dumps({"runs": {"run.csv": {"healthy": False, "findings": [
+        {"kind": "reward_hacking", "onset_step": 40, "weak": True, "weak_reason": "within the noise"}]}}}))
+    cases, _ = real_cases(tmp_path / "labels.json")
+    assert [e.weak for e in cases[0].expected] == [True]
+
+
 # ----------------------------------------------------------------------------- synthetic corpus
 
 

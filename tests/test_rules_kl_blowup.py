@@ -105,3 +105,40 @@ def test_token_kl_that_settles_above_budget_then_runs_away_is_dated_at_the_secon
     [finding] = _findings(_kl_run(kl, framework="trl-grpo", unit="nats/token"))
     assert abs(finding.onset_step - 1_000) <= ONSET_TOLERANCE
     assert finding.evidence["first_step_above_budget"] < 100
+
+
+def _unknown_unit_run(values):
+    # A W&B panel export holding only the KL tag: no framework, no unit, no estimator.
+    metrics = {"kl.ref": MetricBinding("kl.ref", "train/kl")}
+    return make_run({"train/kl": values}, metrics=metrics, framework=None, resolve_aliases=False)
+
+
+def test_unknown_unit_runaway_far_above_its_early_level_is_a_warning_that_says_the_unit_is_unknown():
+    # 0 -> 0.6 in two steps, a plateau, then a climb to ~5 that stays (real TRL GRPO lr 5e-3 shape):
+    # under the 10-nat per-sequence budget, but 9x its own early level and 10x a token-mean budget.
+    rng = np.random.default_rng(7)
+    n = 200
+    kl = np.concatenate([[0.0, 0.15], np.full(8, 0.57), np.linspace(0.8, 5.0, 35), np.full(n - 45, 4.5)])
+    kl = np.abs(kl + 0.05 * rng.standard_normal(n))
+    [finding] = _findings(_unknown_unit_run(kl))
+    assert finding.severity == "warning"
+    assert finding.onset_step <= 20  # 10 % of the run
+    assert "unit is unknown" in finding.summary
+    assert finding.evidence["judged_by_growth"] is True
+    assert finding.confidence < 0.6
+
+
+def test_unknown_unit_kl_rising_from_zero_inside_a_token_budget_is_silent():
+    # The healthy GRPO run of the same panel: KL starts at 0 by construction and drifts to ~0.09.
+    rng = np.random.default_rng(8)
+    n = 200
+    kl = np.clip(0.09 * np.arange(n) / n + 0.004 * rng.standard_normal(n), 0, None)
+    assert _findings(_unknown_unit_run(kl)) == []
+
+
+def test_unknown_unit_kl_that_jumps_once_and_settles_back_is_silent():
+    rng = np.random.default_rng(9)
+    n = 200
+    kl = 0.3 + 0.02 * rng.standard_normal(n)
+    kl[100:104] = 4.0  # four points: not a sustained change
+    assert _findings(_unknown_unit_run(kl)) == []

@@ -128,3 +128,21 @@ def test_absurd_eval_values_raise_no_overflow_warning():
         warnings.simplefilter("error")
         findings = get_rule("RH001").check(run)
     assert isinstance(findings, list)
+
+
+def test_an_eval_that_sags_slowly_then_crashes_is_dated_at_the_crash_not_at_its_best_point():
+    # Real TRL GRPO shape: true quality 0.99 -> 0.93 over 50 steps, then 0.93 -> 0 while the
+    # length-paid reward climbs. The best eval is at the start; the fall began at the crash.
+    rng = np.random.default_rng(4)
+    crash = 100  # logged point
+    idx = np.arange(EVAL_EVERY - 1, N, EVAL_EVERY // 2)
+    level = np.where(idx < crash, 0.99 - 0.06 * idx / crash, np.maximum(0.0, 0.93 - 0.03 * (idx - crash)))
+    import pandas as pd
+
+    evals = pd.Series(level + rng.normal(0, 0.008, len(idx)), index=STEPS[idx])
+    reward = 0.3 + 0.15 * np.arange(N) / N + np.clip((np.arange(N) - crash) * 0.02, 0, 0.5) + rng.normal(0, 0.01, N)
+    (finding,) = _findings(_run(reward, evals))
+    assert finding.severity in ("warning", "critical")
+    assert abs(finding.onset_step - STEPS[crash]) <= 0.05 * STEPS[-1]
+    assert finding.evidence["best_step"] < STEPS[crash] - 0.2 * STEPS[-1]
+    assert "took off" in finding.summary

@@ -102,10 +102,53 @@ def level_shift(values: np.ndarray, direction: int = 1) -> Shift | None:
     if len(crossed) == 0 or (late - before) * direction <= 0:
         return Shift(hinge, before, late, hinge)
     onset = _common.ramp_onset(smoothed, int(crossed[0]), direction=direction)
+    onset = max(onset, _acceleration_point(smoothed, before, late, direction) or 0)
     before = float(np.median(smoothed[max(0, onset - window): onset + 1]))
     tail = smoothed[onset:] * direction
     peak = onset + int(np.argmax(tail))
     return Shift(onset, before, late, peak)
+
+
+ACCELERATION = 3.0  # Heuristic: a take-off is a slope at least 3x the slope of the drift before it
+ACCELERATION_SPAN = 0.75  # Heuristic: fit the two slopes up to where 75 % of the move is covered
+DRIFT_MIN_POINTS = 6  # Heuristic: the slow drift before a take-off is seen on at least 6 logged points
+DRIFT_MAX_SHARE = 1 / 3  # Heuristic: ... and covers less than a third of the whole move (most of it follows the take-off)
+
+
+def _acceleration_point(smoothed: np.ndarray, before: float, late: float, direction: int) -> int | None:
+    """Position where a slow drift turns into a fast ramp (:func:`take_off`), or None."""
+    brk = take_off(np.arange(len(smoothed), dtype=np.float64), smoothed, before, late, direction)
+    return None if brk is None else int(np.ceil(brk))
+
+
+def take_off(steps: np.ndarray, values: np.ndarray, start: float, end: float, direction: int) -> float | None:
+    """Step where a slow drift from ``start`` towards ``end`` turns into a fast move, or None.
+
+    The "flat, then ramp" change point assumes a flat start; a series that drifts slowly the same
+    way and then takes off (a response length creeping up before racing to the cap, an eval score
+    sagging before it crashes) fits that model best with a break at the very start. A continuous
+    two-slope fit (:func:`broken_line_break`) over the move up to :data:`ACCELERATION_SPAN` of its
+    size finds the take-off instead. It counts only when the drift before it went the same way
+    (a flat start is the hinge's job), was seen on :data:`DRIFT_MIN_POINTS` points and covered
+    less than :data:`DRIFT_MAX_SHARE` of the move, and the move after it is at least
+    :data:`ACCELERATION` times steeper.
+    """
+    x = np.asarray(steps, dtype=np.float64)
+    y = np.asarray(values, dtype=np.float64) * direction
+    target = (start + ACCELERATION_SPAN * (end - start)) * direction
+    reached = np.flatnonzero(y >= target)
+    if len(reached) == 0 or reached[0] < 5:
+        return None
+    stop = int(reached[0]) + 1
+    brk, slope_before, slope_after = broken_line_break(x[:stop], y[:stop])
+    if brk is None or slope_before <= 0 or slope_after < ACCELERATION * slope_before:
+        return None
+    if int(np.sum(x[:stop] < brk)) < DRIFT_MIN_POINTS:
+        return None  # a "drift" seen on a handful of points is a rounded peak, not a drift
+    move = (end - start) * direction
+    if move <= 0 or (float(np.interp(brk, x, y)) - start * direction) > DRIFT_MAX_SHARE * move:
+        return None  # most of the move happened before the "take-off": it is one gradual move
+    return brk
 
 
 def rank_correlation(a: pd.Series, b: pd.Series, start_step: int | None = None) -> tuple[float, float, int]:

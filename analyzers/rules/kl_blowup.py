@@ -10,7 +10,11 @@ target 6) or 0.5 nats per token for token-mean KL (5x verl's adaptive target of 
 onset is where the run-away began, not the step where the budget was crossed: a runaway KL
 grows roughly exponentially, so the rule reads the growth rate of log KL (its local slope) and
 walks back from the middle of the rise to where that rate drops to the level it had before
-(a healthy KL that rose slowly since the start is the earlier trend, not the runaway). A
+(a healthy KL that rose slowly since the start is the earlier trend, not the runaway). When
+the unit is unknown (no framework recognised, e.g. a W&B panel export holding only the KL), a
+KL over 10 is judged as above; below it, the KL is judged by its growth against its own early
+level: a sustained change point after which it stays 5x that level (floored at 0.1) and above
+0.5, reported as a warning at lower confidence, since a per-sequence KL of a few nats is normal. A
 rising KL coefficient (`objective/kl_coef`, verl `actor/kl_coef`) while KL is above budget means
 the adaptive controller is chasing it and losing.
 
@@ -59,6 +63,29 @@ PERSIST_FRACTION = 0.03  # Heuristic: above budget for 3 % of the run ...
 PERSIST_MIN = 5  # ... and at least 5 consecutive logged points
 COEF_RISE_FACTOR = 1.5  # Heuristic: an adaptive coefficient that grew 1.5x is chasing the KL
 LOG_FLOOR_FRACTION = 1e-3  # Heuristic: KL below a thousandth of the budget counts as 0 on the log scale
+
+
+# Unknown unit (no framework detected, e.g. a W&B panel export holding only the KL tag): the KL
+# starts at 0 by construction (policy = reference), so growth is measured against a floor.
+UNKNOWN_UNIT_EARLY_FRACTION = 0.05  # Heuristic: the "early level" is the median of the first 5 % of the run
+UNKNOWN_UNIT_GROWTH = 5.0  # Heuristic: the level after the change point is 5x the early level (floored at the token target)
+UNKNOWN_UNIT_HOLD = 0.5  # Heuristic: ... and stays above that on half of the points from the onset to the end
+UNKNOWN_UNIT_CONFIDENCE = 0.4  # a finding whose scale cannot be checked is a hint, not a verdict
+
+
+def _early_level(smoothed: np.ndarray) -> float:
+    k = max(PERSIST_MIN, int(len(smoothed) * UNKNOWN_UNIT_EARLY_FRACTION))
+    return float(np.median(smoothed[:k]))
+
+
+def _sustained_runaway(smoothed: np.ndarray, onset: int, persist: int) -> bool:
+    """Unknown unit: the KL after ``onset`` stays far above its own early level (floored), not a blip."""
+    reference = max(_early_level(smoothed[: max(onset, 1)]) if onset > 0 else 0.0, TOKEN_TARGET)
+    after = smoothed[onset:]
+    if len(after) < persist:
+        return False
+    high = after > UNKNOWN_UNIT_GROWTH * reference
+    return bool(stats.persistent(high, persist).any() and high.mean() >= UNKNOWN_UNIT_HOLD)
 
 
 def budget_for(run: Run) -> tuple[float, float, str, bool]:
@@ -118,8 +145,12 @@ def detect(run: Run) -> list[Finding]:
     budget, target, unit, unit_known = budget_for(run)
     values = kl.to_numpy()
     smoothed = _common.smooth(values)
-    above = smoothed > budget
     persist = max(PERSIST_MIN, int(n * PERSIST_FRACTION))
+    if not unit_known and not stats.persistent(smoothed > budget, persist).any():
+        # Unknown unit and within the per-sequence budget: judge the KL against the smaller
+        # (token-mean) budget, but only as a sustained relative runaway (see UNKNOWN_UNIT_*).
+        budget, target = TOKEN_BUDGET, TOKEN_TARGET
+    above = smoothed > budget
     sustained = stats.persistent(above, persist)
     if not sustained.any():
         return []
@@ -132,12 +163,16 @@ def detect(run: Run) -> list[Finding]:
     floor = budget / 10
     if peak < RISE_FACTOR * max(before, floor):
         return []
+    judged_by_growth = not unit_known and budget == TOKEN_BUDGET
+    if judged_by_growth and not _sustained_runaway(smoothed, onset, persist):
+        return []
     rising = stats.trend(kl.iloc[max(0, onset - persist): peak_pos + 1]).direction > 0
     last_above = int(np.flatnonzero(above)[-1])
     ongoing = last_above >= n - 1 - persist // 2
     end_step = None if ongoing else _common.step_at(kl, last_above)
     severity = "critical" if peak >= CRITICAL_FACTOR * budget else "warning"
     onset_step = _common.step_at(kl, onset)
+    early = _early_level(smoothed)
     chase = _coefficient_chase(run, onset_step)
     tag = Rule.tag(run, "kl.ref")
     summary = (
@@ -151,9 +186,19 @@ def detect(run: Run) -> list[Finding]:
             f" The KL coefficient rose from {fmt_value(chase[0])} to {fmt_value(chase[1])}: the adaptive "
             "controller is chasing the KL and not catching it."
         )
-    if not unit_known:
+    if judged_by_growth:
+        # Without a unit the size of the KL means little: a warning at most, at lower confidence.
+        severity = "warning"
+        summary += (
+            f" The KL's unit is unknown (no framework detected): judged by its growth against its own "
+            f"early level ({fmt_value(early)}) and by the token-mean budget; if this KL is summed over "
+            f"the sequence (TRL PPO, trlx), values up to {fmt_value(SEQUENCE_BUDGET)} are normal."
+        )
+    elif not unit_known:
         summary += " (KL unit unknown: judged against the per-sequence budget.)"
     confidence = 0.6 + 0.1 * rising + 0.1 * bool(chase) + 0.1 * unit_known + 0.05 * (severity == "critical")
+    if judged_by_growth:
+        confidence = UNKNOWN_UNIT_CONFIDENCE + 0.1 * rising
     return [
         RULE.finding(
             severity=severity,
@@ -171,6 +216,9 @@ def detect(run: Run) -> list[Finding]:
                 "unit": unit,
                 "first_step_above_budget": _common.step_at(kl, first_alarm),
                 "rising_trend": rising,
+                "unit_known": unit_known,
+                "judged_by_growth": judged_by_growth,
+                "kl_early": early,
                 "kl_coef_before": chase[0] if chase else None,
                 "kl_coef_peak": chase[1] if chase else None,
             },

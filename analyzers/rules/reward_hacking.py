@@ -7,7 +7,8 @@ The reward being optimised (`reward.score`: TRL `objective/scores` / GRPO `rewar
 behaviour or held-out metric (TRL `eval_*`, verl `val-core/*`, OpenRLHF `eval/*`, SB3
 `eval/mean_reward`, or any tag passed with `--behaviour`) falls below its best value by more
 than its noise, for several consecutive evaluations. The onset is the eval peak: the last
-checkpoint before behaviour started to degrade. Without an eval stream the rule falls back, at
+checkpoint before behaviour started to degrade; when the eval only sags slowly from its best
+point and then crashes (most of the fall after a take-off), the onset is the take-off. Without an eval stream the rule falls back, at
 lower confidence, to the pattern of over-optimised RLHF runs: a change point after which the
 reward rises together with the response length (required, rank-correlated with the reward), and
 the KL to the reference climbs or the entropy drops: info with one of those two, warning with both.
@@ -107,6 +108,12 @@ def _eval_fall(reward: pd.Series, binding_tag: str, evals: pd.Series) -> dict | 
     lo = steps[max(0, peak_pos - 1)]
     hi = steps[min(len(steps) - 1, peak_pos + 1)]
     peak_step = int(round(turn)) if turn is not None and slope_after < 0 and lo <= turn <= hi else best_step
+    # An eval that sags slowly from its best point and then crashes: the fall began at the crash
+    # (the change point), not at a best value reached long before (metrics.md P8 dates the turn).
+    crash = _signals.take_off(steps[peak_pos:], smoothed[peak_pos:], peak, late, direction=-1)
+    sagged = crash is not None and crash > peak_step
+    if sagged:
+        peak_step = int(round(crash))
     window = reward[reward.index >= peak_step]
     if len(window) < 4:
         return None
@@ -124,6 +131,7 @@ def _eval_fall(reward: pd.Series, binding_tag: str, evals: pd.Series) -> dict | 
         "tag": binding_tag,
         "peak_step": peak_step,
         "best_step": best_step,
+        "sagged": sagged,
         "eval_peak": peak,
         "eval_last": late,
         "eval_drop": drop,
@@ -152,7 +160,11 @@ def _with_eval(run: Run, concept: str, reward: pd.Series) -> list[Finding]:
         f"{fmt_value(worst['eval_peak'])} to {fmt_value(worst['eval_last'])} "
         f"({fmt_value(worst['eval_drop'] / max(worst['eval_noise'], 1e-12), 2)}x its noise) by step "
         f"{fmt_step(worst['last_step'])}: the reward is being gamed. Best eval at step "
-        f"{fmt_step(worst['best_step'])}."
+        f"{fmt_step(worst['best_step'])}"
+    )
+    summary += (
+        f"; it sagged slowly until the fall took off at step {fmt_step(worst['peak_step'])}."
+        if worst["sagged"] else "."
     )
     severity = "critical" if worst["critical"] else "info" if worst["weak"] else "warning"
     evidence = {k: v for k, v in worst.items() if k not in ("critical", "weak", "tag")}
