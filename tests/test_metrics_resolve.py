@@ -250,3 +250,9 @@ def test_real_trl_grpo_trainer_state_resolves_the_same_concepts_unprefixed():
     assert state.framework == "trl-grpo"
     assert state.metrics["kl.ref"].tag == "kl"
     assert set(state.metrics) == set(tensorboard.metrics)
+
+
+def test_an_eval_quality_score_is_a_behaviour_metric():
+    # A callback's held-out "true quality" score is exactly what reward hacking drives down.
+    run = make_run({"train/reward": [0.1, 0.2], "train/frac_reward_zero_std": [0.1, 0.1], "eval/true_quality": [0.9, 0.5]})
+    assert [b.tag for b in run.behaviour] == ["eval/true_quality"]

@@ -293,7 +293,8 @@ def _choose_framework(run: Run, tagset: set[str], metric_map: MetricMap | None, 
 _BEHAVIOUR_TOKENS = {
     "reward", "rewards", "return", "returns", "score", "scores", "acc", "accuracy", "accuracies",
     "win", "winrate", "correct", "correctness", "success", "bleu", "rouge", "f1", "em", "exact",
-    "gold", "loss", "perplexity", "ppl", "nll", "error", "pass", "solved",
+    "gold", "loss", "perplexity", "ppl", "nll", "error", "pass", "solved", "quality", "helpfulness",
+    "harmlessness", "preference", "judge", "rating", "elo",
 }
 _BEHAVIOUR_PREFIX_TOKENS = ("pass", "acc", "reward", "rouge", "win")
 _LOWER_IS_BETTER_TOKENS = {"loss", "perplexity", "ppl", "nll", "error", "err", "wer", "cer"}
