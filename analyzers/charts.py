@@ -16,6 +16,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 from scipy.signal import lfilter
 
 from .findings import Finding
@@ -33,6 +34,22 @@ MAX_NON_FINITE_MARKERS = 500
 # Figure size used in the printable HTML report: fits an A4 page with 12 mm margins (~703 px).
 REPORT_FIGURE_WIDTH = 680
 REPORT_FIGURE_HEIGHT = 340
+
+# Evidence charts stack one panel per scale: two series share a y axis only when the axis they
+# need is at most this many times either one's own range (Heuristic: each then fills at least a
+# third of the panel's height instead of lying flat at the bottom).
+SHARED_AXIS_SPAN_FACTOR = 3.0
+# More panels than this make a card taller than a screen; further series join the closest scale.
+MAX_EVIDENCE_PANELS = 5
+# Each panel after the first adds this many pixels (plot area plus the label above it).
+EXTRA_PANEL_HEIGHT = 130
+# Vertical room between stacked panels for the next panel's label, in pixels.
+PANEL_GAP = 26
+# Room above the first panel for the onset/peak labels, in pixels (its own label goes above them).
+ONSET_LABEL_HEIGHT = 16
+# A peak label past this fraction of the step range is written left of its line (room on the right).
+PEAK_LABEL_FLIP_FRACTION = 0.9
+EVIDENCE_MARGIN = {"l": 60, "r": 24, "t": 52, "b": 40}
 
 SHADE_COLOUR = {"critical": "rgba(214, 39, 40, 0.13)", "warning": "rgba(255, 127, 14, 0.14)", "info": "rgba(31, 119, 180, 0.10)"}
 ONSET_COLOUR = {"critical": "#d62728", "warning": "#ff7f0e", "info": "#1f77b4"}
@@ -118,15 +135,18 @@ def _add_curve(
     smoothing: float,
     max_points: int,
     dash: str | None = None,
-    secondary: bool = False,
     legendgroup: str | None = None,
+    row: int | None = None,
 ) -> None:
-    """Draw ``curve`` raw (always) and, with smoothing, its EMA on top; mark non-finite points."""
+    """Draw ``curve`` raw (always) and, with smoothing, its EMA on top; mark non-finite points.
+
+    ``row`` puts the traces in that panel of a figure made with ``make_subplots`` (one column).
+    """
     y = np.asarray(curve.y, dtype=np.float64)
     x = np.asarray(curve.x)
     name = plot_text(curve.label)
     group = legendgroup or name
-    axis = {"yaxis": "y2"} if secondary else {}
+    where = {"row": row, "col": 1} if row is not None else {}
     # LTTB needs increasing x; wall-clock axes can step backwards, so those use the point index.
     numeric_sorted = x.dtype.kind in "iuf" and bool(np.all(np.diff(x) >= 0))
     idx = display_indices(x if numeric_sorted else np.arange(len(x)), y, max_points)
@@ -138,8 +158,8 @@ def _add_curve(
             line={"color": colour, "width": 1.2 if smoothed else 1.6, "dash": dash},
             opacity=0.35 if smoothed else 1.0,
             hovertemplate=f"{name}<br>%{{x}}: %{{y:.6g}}<extra></extra>",
-            **axis,
-        )
+        ),
+        **where,
     )
     if smoothed:
         sy = ema(y, smoothing)
@@ -148,8 +168,8 @@ def _add_curve(
                 x=x[idx], y=sy[idx], mode="lines", name=name, legendgroup=group,
                 line={"color": colour, "width": 2, "dash": dash},
                 hovertemplate=f"{name} (smoothed)<br>%{{x}}: %{{y:.6g}}<extra></extra>",
-                **axis,
-            )
+            ),
+            **where,
         )
     bad = np.flatnonzero(~np.isfinite(y))
     if len(bad):
@@ -161,8 +181,9 @@ def _add_curve(
             go.Scatter(
                 x=x[bad], y=np.full(len(bad), top), mode="markers", name=f"{name} non-finite",
                 legendgroup=group, marker={"symbol": "x", "size": 9, "color": colour},
-                text=labels, hovertemplate=f"{name}<br>%{{x}}: %{{text}}<extra></extra>", **axis,
-            )
+                text=labels, hovertemplate=f"{name}<br>%{{x}}: %{{text}}<extra></extra>",
+            ),
+            **where,
         )
 
 
@@ -218,6 +239,81 @@ def evidence_series(run: Run, finding: Finding) -> tuple[list[tuple[str, pd.Seri
     return primary, companions
 
 
+@dataclass
+class Panel:
+    """One stacked subplot of an evidence chart: series on a common scale, and that scale.
+
+    ``low``/``high`` bound every finite point of the panel's series; ``narrowest_span`` is the
+    smallest range of any one of them. A panel holding only non-finite points has ``finite``
+    False and takes no other series.
+    """
+
+    series: list[tuple[str, pd.Series]]
+    low: float = 0.0
+    high: float = 0.0
+    narrowest_span: float = 0.0
+    finite: bool = True
+
+    def union_span(self, low: float, high: float) -> float:
+        return max(self.high, high) - min(self.low, low)
+
+    def fits(self, low: float, high: float) -> bool:
+        """Whether a series spanning ``low..high`` can share this panel's y axis and stay readable."""
+        if not self.finite:
+            return False
+        return self.union_span(low, high) <= SHARED_AXIS_SPAN_FACTOR * min(self.narrowest_span, high - low)
+
+    def add(self, label: str, values: pd.Series, low: float, high: float) -> None:
+        self.series.append((label, values))
+        self.low, self.high = min(self.low, low), max(self.high, high)
+        self.narrowest_span = min(self.narrowest_span, high - low)
+
+
+def _finite_range(series: pd.Series) -> tuple[float, float] | None:
+    values = series.to_numpy(dtype=np.float64)
+    values = values[np.isfinite(values)]
+    if len(values) == 0:
+        return None
+    return float(values.min()), float(values.max())
+
+
+def scale_panels(series: Sequence[tuple[str, pd.Series]], max_panels: int = MAX_EVIDENCE_PANELS) -> list[Panel]:
+    """Group series into panels, in order: each joins the first panel whose scale it shares.
+
+    Two series share a y axis only when the axis they would need is at most
+    :data:`SHARED_AXIS_SPAN_FACTOR` times either one's own range, so neither is drawn as a flat
+    line (response length 0-24 and a clip ratio 0-1 get two panels; mean and max length, or a
+    reward and its eval metric on one 0-1 scale, share one). Once there are ``max_panels``
+    panels, a series joins the one whose range is closest to its own. A series with no finite
+    point gets a panel of its own (its non-finite markers still show).
+    """
+    panels: list[Panel] = []
+    for label, values in series:
+        bounds = _finite_range(values)
+        if bounds is None:
+            panels.append(Panel([(label, values)], finite=False))
+            continue
+        low, high = bounds
+        home = next((p for p in panels if p.fits(low, high)), None)
+        finite_panels = [p for p in panels if p.finite]
+        if home is None and len(panels) >= max_panels and finite_panels:
+            home = min(finite_panels, key=lambda p: p.union_span(low, high) / max(min(p.narrowest_span, high - low), 1e-300))
+        if home is None:
+            panels.append(Panel([(label, values)], low, high, high - low))
+        else:
+            home.add(label, values, low, high)
+    return panels
+
+
+def _axis_name(row: int) -> str:
+    return "yaxis" if row == 1 else f"yaxis{row}"
+
+
+def _panel_label(panel: Panel, colours: dict[str, str]) -> str:
+    """The panel's series names, each in its line's colour (names escaped; the spans are ours)."""
+    return " · ".join(f'<span style="color:{colours[label]}">{plot_text(label)}</span>' for label, _ in panel.series)
+
+
 def evidence_figure(
     run: Run,
     finding: Finding,
@@ -227,33 +323,57 @@ def evidence_figure(
     height: int = REPORT_FIGURE_HEIGHT,
     max_points: int = MAX_DISPLAY_POINTS,
 ) -> go.Figure | None:
-    """The chart that shows a finding: its series, companions on a right axis, onset window shaded.
+    """The chart that shows a finding: its series and companions, onset-to-end window shaded.
 
-    Returns None when the run holds none of the finding's metrics (nothing to draw).
+    Series whose ranges differ a lot get their own stacked panel on a shared step axis (see
+    :func:`scale_panels`): the first panel holds the finding's first metric and is ``height``
+    tall on its own; every further panel adds :data:`EXTRA_PANEL_HEIGHT`. Each panel is labelled
+    with its series' names in their line colours (there is no legend); the finding's own metrics
+    are solid, a companion is dotted where it shares a panel with them. Returns None when the run
+    holds none of the finding's metrics.
     """
     primary, companions = evidence_series(run, finding)
     if not primary:
         return None
-    fig = go.Figure()
-    for i, (label, series) in enumerate(primary):
-        _add_curve(fig, Curve(label, series.index.to_numpy(), series.to_numpy()), colour=PALETTE[i % len(PALETTE)],
-                   smoothing=smoothing, max_points=max_points)
-    for j, (label, series) in enumerate(companions):
-        _add_curve(fig, Curve(label, series.index.to_numpy(), series.to_numpy()),
-                   colour=PALETTE[(len(primary) + j) % len(PALETTE)], smoothing=smoothing, max_points=max_points,
-                   dash="dot", secondary=True)
-    _pad_flat_axis(fig, "yaxis", [s for _, s in primary])
-    _shade_window(fig, run, finding, primary + companions)
-    # No chart title: the finding card above the chart already names it, and a long title
-    # collides with the legend.
-    _base_layout(fig, None, width=width, height=height, x_title="step")
-    fig.update_yaxes(title_text=plot_text(primary[0][0]))
-    if companions:
-        fig.update_layout(
-            yaxis2={"overlaying": "y", "side": "right", "showgrid": False,
-                    "title": {"text": plot_text(", ".join(c[0] for c in companions)), "font": {"size": 11}}}
+    drawn = primary + companions
+    companion_labels = {label for label, _ in companions}
+    colours = {label: PALETTE[i % len(PALETTE)] for i, (label, _) in enumerate(drawn)}
+    panels = scale_panels(drawn)
+    rows = len(panels)
+    plot_height = height - EVIDENCE_MARGIN["t"] - EVIDENCE_MARGIN["b"] + (rows - 1) * EXTRA_PANEL_HEIGHT
+    gap = PANEL_GAP / plot_height if rows > 1 else 0.0
+    first_share = height - EVIDENCE_MARGIN["t"] - EVIDENCE_MARGIN["b"]
+    row_heights = [first_share] + [EXTRA_PANEL_HEIGHT - PANEL_GAP] * (rows - 1)
+    fig = make_subplots(rows=rows, cols=1, shared_xaxes=True, vertical_spacing=gap, row_heights=row_heights)
+    for row, panel in enumerate(panels, 1):
+        # A companion is dotted where it shares a panel with the finding's own metric; alone in
+        # its panel it is solid (a lone dotted line is hard to read), its label says what it is.
+        mixed = any(label not in companion_labels for label, _ in panel.series)
+        for label, series in panel.series:
+            _add_curve(fig, Curve(label, series.index.to_numpy(), series.to_numpy()), colour=colours[label],
+                       smoothing=smoothing, max_points=max_points,
+                       dash="dot" if mixed and label in companion_labels else None, row=row)
+        _pad_flat_axis(fig, _axis_name(row), [s for _, s in panel.series])
+        y_ref = "y" if row == 1 else f"y{row}"
+        fig.add_annotation(
+            text=_panel_label(panel, colours), xref="x domain", yref=f"{y_ref} domain", x=0.0, y=1.0,
+            xanchor="left", yanchor="bottom", showarrow=False, font={"size": 11},
+            # The top panel's label sits above the onset/peak labels, which are drawn at its top edge.
+            yshift=ONSET_LABEL_HEIGHT if row == 1 else 0,
         )
-        _pad_flat_axis(fig, "yaxis2", [s for _, s in companions])
+    _shade_window(fig, run, finding, drawn, rows)
+    # No chart title or legend: the card above names the finding, and the panel labels name
+    # each line in its colour (a legend of long tag names collides with the onset label).
+    fig.update_layout(
+        width=width,
+        height=height + (rows - 1) * EXTRA_PANEL_HEIGHT,
+        margin=dict(EVIDENCE_MARGIN),
+        hovermode="x unified",
+        showlegend=False,
+        template="plotly_white",
+    )
+    fig.update_yaxes(tickfont={"size": 10}, nticks=6 if rows > 1 else None)
+    fig.update_xaxes(title_text="step", row=rows, col=1)
     return fig
 
 
@@ -269,8 +389,12 @@ def _pad_flat_axis(fig: go.Figure, axis: str, series: Sequence[pd.Series]) -> No
     fig.update_layout({axis: {"range": [centre - half, centre + half]}})
 
 
-def _shade_window(fig: go.Figure, run: Run, finding: Finding, drawn: Sequence[tuple[str, pd.Series]]) -> None:
-    """Shade onset..end (end of data when the finding is ongoing) and mark the onset step."""
+def _shade_window(fig: go.Figure, run: Run, finding: Finding, drawn: Sequence[tuple[str, pd.Series]], rows: int) -> None:
+    """Shade onset..end (end of data when the finding is ongoing) and mark the onset step.
+
+    Every one of the ``rows`` stacked panels is shaded and marked; the onset and peak labels are
+    written once, above the first panel.
+    """
     if finding.onset_step is None:
         return
     onset = finding.onset_step
@@ -278,16 +402,27 @@ def _shade_window(fig: go.Figure, run: Run, finding: Finding, drawn: Sequence[tu
     if end is None:
         last_steps = [int(s.index[-1]) for _, s in drawn if len(s)]
         end = max(last_steps) if last_steps else run.last_step
-    if end is not None and end > onset:
-        fig.add_vrect(x0=onset, x1=end, fillcolor=SHADE_COLOUR[finding.severity], line_width=0, layer="below")
-    fig.add_vline(
-        x=onset, line={"color": ONSET_COLOUR[finding.severity], "width": 1.5, "dash": "dash"},
-        annotation_text=f"onset {onset:,}", annotation_position="top left", annotation_font_size=11,
-    )
-    if finding.peak_step is not None and finding.peak_step != onset:
-        fig.add_vline(x=finding.peak_step, line={"color": "#555", "width": 1, "dash": "dot"},
-                      annotation_text=f"peak {finding.peak_step:,}", annotation_position="top right",
-                      annotation_font_size=10)
+    peak = finding.peak_step if finding.peak_step is not None and finding.peak_step != onset else None
+    for row in range(1, rows + 1):
+        where = {"row": row, "col": 1}
+        if end is not None and end > onset:
+            fig.add_vrect(x0=onset, x1=end, fillcolor=SHADE_COLOUR[finding.severity], line_width=0, layer="below",
+                          **where)
+        fig.add_vline(x=onset, line={"color": ONSET_COLOUR[finding.severity], "width": 1.5, "dash": "dash"}, **where)
+        if peak is not None:
+            fig.add_vline(x=peak, line={"color": "#555", "width": 1, "dash": "dot"}, **where)
+    # The labels sit just above the first panel, outside the data: onset to the left of its line,
+    # peak to the right of its own, so the two never overlap each other or a curve at the top.
+    fig.add_annotation(x=onset, xref="x", yref="y domain", y=1.0, xanchor="right", yanchor="bottom",
+                       text=f"onset {onset:,}", showarrow=False,
+                       font={"size": 11, "color": ONSET_COLOUR[finding.severity]})
+    if peak is not None:
+        # Near the right edge a label right of the line would be cut off by the figure's border.
+        start = min((int(s.index[0]) for _, s in drawn if len(s)), default=onset)
+        stop = max((int(s.index[-1]) for _, s in drawn if len(s)), default=peak)
+        near_right_edge = stop > start and (peak - start) / (stop - start) > PEAK_LABEL_FLIP_FRACTION
+        fig.add_annotation(x=peak, xref="x", yref="y domain", y=1.0, xanchor="right" if near_right_edge else "left",
+                           yanchor="bottom", text=f"peak {peak:,}", showarrow=False, font={"size": 10, "color": "#555"})
 
 
 # --------------------------------------------------------------------------- explorer and compare

@@ -56,6 +56,19 @@ def goto(at: AppTest, page: str) -> AppTest:
     return at
 
 
+def sample_finding(sample_dir: Path, run: str, code: str):
+    """The finding ``code`` that ``analyzers`` reports on a sample run (what the page must show).
+
+    Onsets are dated by the rules (their own tests bound the error); the page tests check that
+    the page shows exactly what the analysis found, so they take the step from the same call.
+    """
+    import analyzers
+
+    loaded = analyzers.load([str(sample_dir / f"{run}.csv")])
+    (only,) = loaded.runs
+    return next(f for f in analyzers.analyze(only).findings if f.code == code)
+
+
 def page_text(at: AppTest) -> str:
     """Every markdown-ish text element on the page, joined (what a reader sees, roughly)."""
     parts = []

@@ -6,7 +6,7 @@ import base64
 import json
 
 import numpy as np
-from _dashboard_fixtures import app, goto, page_text, samples  # noqa: F401 (fixtures)
+from _dashboard_fixtures import app, goto, page_text, sample_finding, samples  # noqa: F401 (fixtures)
 
 
 def plotly_specs(at):
@@ -50,20 +50,22 @@ def test_overview_button_opens_the_run_view_of_the_chosen_run(app):
     assert app.selectbox(key="run_name").value == "healthy"
 
 
-def test_run_view_shows_a_card_with_symptom_onset_and_confidence(app):
+def test_run_view_shows_a_card_with_symptom_onset_and_confidence(app, samples):
+    onset = sample_finding(samples, "broken", "KL001").onset_step  # the KL runs away from about step 300
     goto(app, "Run view")
     text = page_text(app)
     assert "KL001 · KL to the reference model runs away" in text
-    assert "Onset step **300**" in text and "confidence **" in text
+    assert f"Onset step **{onset:,}**" in text and "confidence **" in text
     assert any(e.label.startswith("Why it matters") for e in app.expander)
 
 
-def test_run_view_evidence_chart_shades_the_window_and_marks_onset(app):
+def test_run_view_evidence_chart_shades_the_window_and_marks_onset(app, samples):
+    onset = sample_finding(samples, "broken", "KL001").onset_step
     goto(app, "Run view")
     spec = plotly_specs(app)[0]
     shapes = spec["layout"]["shapes"]
-    assert any(s["type"] == "rect" and s["x0"] == 300 for s in shapes)
-    assert any(s["type"] == "line" and s["x0"] == 300 for s in shapes)
+    assert any(s["type"] == "rect" and s["x0"] == onset for s in shapes)
+    assert any(s["type"] == "line" and s["x0"] == onset for s in shapes)
     names = [t["name"] for t in spec["data"]]
     assert "objective/kl" in names and "objective/kl_coef" in names
 

@@ -74,6 +74,14 @@ def test_each_finding_has_one_evidence_chart_with_fixed_width():
     assert re.search(r'id="evidence-1" class="plotly-graph-div" style="width:680px', html)
 
 
+def test_a_chart_with_stacked_panels_prints_at_the_same_width_and_its_full_height():
+    from analyzers.charts import EXTRA_PANEL_HEIGHT, REPORT_FIGURE_HEIGHT
+
+    html = render(hostile_report(), "html")  # KL (0.5-40) and a constant coefficient: two panels
+    height = REPORT_FIGURE_HEIGHT + EXTRA_PANEL_HEIGHT
+    assert re.search(rf'id="evidence-1" class="plotly-graph-div" style="width:680px;height:{height}px"', html)
+
+
 def test_report_carries_explanations_metadata_and_mapping():
     html = render(hostile_report(), "html")
     for text in ("Why it matters", "Raise the KL coefficient", "Ziegler et al. 2019", "Metric mapping used",
