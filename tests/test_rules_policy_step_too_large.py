@@ -111,3 +111,14 @@ def test_small_clip_fraction_tripling_stays_silent():
     clip[500:] *= 3.5  # 0.005 -> 0.0175: relatively large, absolutely tiny
     run = _run({"policy/clipfrac_avg": clip}, {"clipfrac": "policy/clipfrac_avg"}, framework="trl-ppo")
     assert _findings(run, "PS002") == []
+
+
+def test_clip_fraction_high_from_the_first_update_says_so_without_nan():
+    rng = np.random.default_rng(31)
+    clip = np.clip(0.6 + 0.05 * rng.standard_normal(60), 0, 1)
+    approx_kl = np.abs(2.0 + 0.3 * rng.standard_normal(60))
+    run = _run({"train/clip_fraction": clip, "train/approx_kl": approx_kl},
+               {"clipfrac": "train/clip_fraction", "kl.step": "train/approx_kl"})
+    [finding] = _findings(run, "PS002")
+    assert "nan" not in finding.summary
+    assert "from the first logged updates" in finding.summary

@@ -103,7 +103,9 @@ def detect(run: Run) -> list[Finding]:
         RULE.finding(
             severity=severity,
             summary=(
-                f"The clip fraction ({tag}) rose from {fmt_value(before)} to {fmt_value(smoothed[peak])} "
+                f"The clip fraction ({tag}) "
+                + (f"rose from {fmt_value(before)} to " if np.isfinite(before) else "was high from the first logged updates, reaching ")
+                + f"{fmt_value(smoothed[peak])} "
                 f"(rolling median) at step {fmt_step(clip.index[peak])}, above the {family} level of {fmt_value(alarm)} "
                 f"or 3x its recent median for {share:.0%} of the logged updates from step {fmt_step(clip.index[first])}."
             ),
