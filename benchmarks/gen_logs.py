@@ -31,6 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo, for analyzers
+
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
 # 40 keys a TRL PPO (0.12+) or verl PPO/GRPO run logs every step (see shared research/metrics.md §1).
@@ -75,16 +77,12 @@ def make_data(points: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.nd
     return steps, wall_times, values
 
 
-def _masked_crc(data: bytes) -> int:
-    import crc32c
-
-    crc = crc32c.crc32c(data)
-    return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
-
-
 def _frame(payload: bytes) -> bytes:
+    """One TFRecord: length, its masked CRC-32C, payload, the payload's masked CRC-32C."""
+    from analyzers.ingest.sniff import masked_crc32c
+
     header = struct.pack("<Q", len(payload))
-    return header + struct.pack("<I", _masked_crc(header)) + payload + struct.pack("<I", _masked_crc(payload))
+    return header + struct.pack("<I", masked_crc32c(header)) + payload + struct.pack("<I", masked_crc32c(payload))
 
 
 def write_events(path: Path, steps: np.ndarray, wall_times: np.ndarray, values: np.ndarray, encoding: str) -> None:

@@ -25,6 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from gen_logs import _frame  # noqa: E402  (one TFRecord framing for every generator)
+
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
 VERL_TAGS = [
@@ -112,18 +115,6 @@ def run_values(n_steps: int, seed: int = 0, pathology: str = "healthy") -> tuple
     steps = np.arange(1, n_steps + 1, dtype=np.int64)  # verl counts global steps from 1
     wall_times = 1.7e9 + np.cumsum(rng.uniform(35, 45, n_steps))
     return steps, wall_times, values
-
-
-def _masked_crc(data: bytes) -> int:
-    import crc32c
-
-    crc = crc32c.crc32c(data)
-    return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
-
-
-def _frame(payload: bytes) -> bytes:
-    header = struct.pack("<Q", len(payload))
-    return header + struct.pack("<I", _masked_crc(header)) + payload + struct.pack("<I", _masked_crc(payload))
 
 
 def write_event_file(path: Path, steps: np.ndarray, wall_times: np.ndarray, values: np.ndarray) -> None:
