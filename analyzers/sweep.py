@@ -412,8 +412,12 @@ class RunSummary:
         return f"RunSummary({self.name!r}, {self.points} points)"
 
 
-def assemble(plan: SweepPlan, results: Iterable[UnitResult]) -> Report:
-    """Put unit results back in the serial read order and build the report."""
+def assemble(plan: SweepPlan, results: Iterable[UnitResult], *, partial: bool = False) -> Report:
+    """Put unit results back in the serial read order and build the report.
+
+    ``partial=True`` builds the report of the results so far (a streaming overview): units with
+    no result yet are left out instead of being reported as failed.
+    """
     by_index = {r.unit.index: r for r in results}
     analyses: list[Analysis] = []
     errors: list[ReadError] = []
@@ -424,17 +428,33 @@ def assemble(plan: SweepPlan, results: Iterable[UnitResult]) -> Report:
         input_errors = list(plan.errors.get(input_index, []))
         input_analyses: list[Analysis] = []
         for unit in units_of[input_index]:
-            result = by_index.get(unit.index) or _failed(unit, "no result came back for this run")
+            result = by_index.get(unit.index)
+            if result is None:
+                if partial:
+                    continue
+                result = _failed(unit, "no result came back for this run")
             input_errors.extend(result.errors)
             for outcome in result.outcomes:
                 run: Any = outcome.run if outcome.run is not None else RunSummary(outcome.summary, outcome.tags)
                 input_analyses.append(Analysis(run, list(outcome.findings), list(outcome.skipped), list(outcome.errors)))
-        if not input_analyses and not input_errors and input_index in plan.empty_messages:
+        if not partial and not input_analyses and not input_errors and input_index in plan.empty_messages:
             input_errors.append(plan.empty_messages[input_index])
         analyses.extend(input_analyses)
         errors.extend(input_errors)
     unique_names([a.run for a in analyses])
     return Report(analyses=analyses, errors=errors)
+
+
+def run_locations(plan: SweepPlan, results: Iterable[UnitResult]) -> list[tuple[RunUnit, int]]:
+    """Where each run of ``assemble(plan, results)`` came from, in the report's order: its unit
+    and its position among the runs :func:`read_unit` reads from that unit. Lets a front end
+    read one run's scalars again, alone, when a user opens it."""
+    by_index = {r.unit.index: r for r in results}
+    locations = []
+    for unit in sorted(plan.units, key=lambda u: u.input_index):  # stable: assemble's order
+        if unit.index in by_index:
+            locations.extend((unit, k) for k in range(len(by_index[unit.index].outcomes)))
+    return locations
 
 
 ProgressCallback = Callable[[UnitResult, int, int], None]

@@ -17,6 +17,7 @@ if _REPO_ROOT not in sys.path:
     sys.path.insert(0, _REPO_ROOT)
 
 import json  # noqa: E402
+from typing import Callable  # noqa: E402
 
 import pandas as pd  # noqa: E402
 import streamlit as st  # noqa: E402
@@ -131,25 +132,28 @@ def shared_view(report_id: str) -> None:
 
 
 # --------------------------------------------------------------------------- sidebar: sharing
-def toml_for(report: Report, mapping: workspace.Mapping) -> str:
+def toml_for(report: Report, mapping: workspace.Mapping, full: Callable[[Report], Report] = lambda r: r) -> str:
     from dashboard.mapping_file import metric_map_toml
 
-    return metric_map_toml(report, mapping.concepts, mapping.behaviour, state.get("mapping_run"))
+    name = state.get("mapping_run")
+    chosen = [a for a in report.analyses if a.run.name == name] or report.analyses[:1]
+    return metric_map_toml(full(Report(analyses=chosen)), mapping.concepts, mapping.behaviour, name)
 
 
-def sharing(report: Report) -> None:
+def sharing(report: Report, full: Callable[[Report], Report] = lambda r: r) -> None:
+    """Downloads and the share link; ``full`` gives the report with scalars (the HTML and Markdown chart them)."""
     st.sidebar.subheader("Share")
-    st.sidebar.download_button("Download HTML report", data=lambda: render(report, "html"),
+    st.sidebar.download_button("Download HTML report", data=lambda: render(full(report), "html"),
                                file_name="rlhf-triage-report.html", mime="text/html", on_click="ignore",
                                key="dl_html", icon=":material/download:")
-    st.sidebar.download_button("Download Markdown", data=lambda: render(report, "markdown"),
+    st.sidebar.download_button("Download Markdown", data=lambda: render(full(report), "markdown"),
                                file_name="rlhf-triage-report.md", mime="text/markdown", on_click="ignore", key="dl_md")
     st.sidebar.download_button("Download JSON", data=lambda: render(report, "json"),
                                file_name="rlhf-triage-report.json", mime="application/json", on_click="ignore", key="dl_json")
     if st.sidebar.button("Create shareable link", key="share_link", icon=":material/link:"):
         with st.sidebar:
             with st.spinner("Storing the report…"):
-                report_id = share.save(render(report, "html"), render(report, "json"))
+                report_id = share.save(render(full(report), "html"), render(report, "json"))
         state["own_report_id"] = report_id
         st.query_params["report"] = report_id
     own = state.get("own_report_id")
@@ -233,21 +237,27 @@ def main() -> None:
         st.toast(f"Re-analysed {len(report.analyses)} run(s) with your mapping: {len(report.findings)} finding(s) "
                  f"(automatic mapping: {len(loaded.report.findings)}).")
     st.sidebar.caption(f"Source: {md(source.label)} · {len(report.analyses)} run(s)")
-    sharing(report)
+    def full(a):  # the analysis with its run's scalars (read on demand for a sweep)
+        return workspace.with_scalars(loaded, a, mapping, preview=preview)
+
+    def full_report(r: Report) -> Report:
+        return workspace.report_with_scalars(loaded, r, mapping, preview=preview)
+
+    sharing(report, full_report)
 
     if page == "Start":
         start_page(source, report)
     elif page == "Triage overview":
         views.page_overview(report, open_run)
     elif page == "Run view":
-        views.page_run(report)
+        views.page_run(report, full)
     elif page == "Metrics explorer":
-        views.page_explorer(report)
+        views.page_explorer(report, full)
     elif page == "Metric mapping":
         views.page_mapping(report, mapping.concepts, mapping.behaviour, apply_binding, set_behaviour, reset_mapping,
-                           lambda: toml_for(report, state["mapping"]))
+                           lambda: toml_for(report, state["mapping"], full_report), full)
     else:
-        views.page_compare(report)
+        views.page_compare(report, full)
 
 
 main()

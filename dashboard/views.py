@@ -21,6 +21,13 @@ from analyzers.report.markdown import escape_markdown
 from analyzers.report.overview import overview_rows, ranked, severity_counts
 from analyzers.rules import Analysis
 
+# Gives an analysis with its run's scalars (a sweep keeps only summaries; see dashboard.workspace).
+WithScalars = Callable[[Analysis], Analysis]
+
+
+def _as_is(a: Analysis) -> Analysis:
+    return a
+
 AUTOMATIC = "(automatic)"
 SEVERITY_COLOUR = {"critical": "red", "warning": "orange", "info": "blue", "none": "green"}
 SEVERITY_LABEL = {"critical": "CRITICAL", "warning": "WARNING", "info": "info"}
@@ -56,7 +63,7 @@ def show_errors(report: Report) -> None:
 
 
 # --------------------------------------------------------------------------- overview
-def overview_table(report: Report) -> None:
+def overview_table(report: Report, key: str = "overview_table") -> None:
     rows = overview_rows(report.analyses)
     if not rows:
         st.info("No run could be read from this source.")
@@ -75,7 +82,7 @@ def overview_table(report: Report) -> None:
             "info": st.column_config.NumberColumn("Info"),
             "headline": st.column_config.TextColumn("Headline finding", width="large"),
         },
-        key="overview_table",
+        key=key,
     )
 
 
@@ -130,7 +137,7 @@ def finding_card(a: Analysis, f: Finding, index: int, smoothing: float) -> None:
         show_chart(lambda: charts.evidence_figure(a.run, f, smoothing=smoothing), key=f"evidence-{index}")
 
 
-def page_run(report: Report) -> None:
+def page_run(report: Report, with_scalars: WithScalars = _as_is) -> None:
     st.header("Run view")
     analyses = ranked(report.analyses)
     if not analyses:
@@ -140,7 +147,7 @@ def page_run(report: Report) -> None:
     if st.session_state.get("run_name") not in names:
         st.session_state["run_name"] = names[0]
     name = st.selectbox("Run", names, key="run_name")
-    a = next(x for x in analyses if x.run.name == name)
+    a = with_scalars(next(x for x in analyses if x.run.name == name))
     run = a.run
     c = severity_counts(a.findings)
     st.markdown(
@@ -164,15 +171,15 @@ def page_run(report: Report) -> None:
 
 
 # --------------------------------------------------------------------------- metrics explorer
-def page_explorer(report: Report) -> None:
+def page_explorer(report: Report, with_scalars: WithScalars = _as_is) -> None:
     st.header("Metrics explorer")
-    runs = [a.run for a in ranked(report.analyses)]
-    if not runs:
+    analyses = ranked(report.analyses)
+    if not analyses:
         st.info("No run is loaded.")
         return
-    names = [r.name for r in runs]
+    names = [a.run.name for a in analyses]
     chosen = st.multiselect("Runs", names, default=names[: min(3, len(names))], key="explorer_runs")
-    selected = [r for r in runs if r.name in chosen]
+    selected = [with_scalars(a).run for a in analyses if a.run.name in chosen]
     pattern = st.text_input("Filter tags (regular expression)", value="", key="explorer_regex",
                             placeholder="e.g. kl|reward")
     all_tags = sorted({t for r in selected for t in r.tags})
@@ -204,13 +211,16 @@ def page_explorer(report: Report) -> None:
 
 
 def tag_has_wall_times(run: Run, tag: str) -> bool:
+    if not isinstance(run, Run):  # a sweep run whose scalars could not be read again
+        return False
     return charts.tag_curve(run, tag, "relative") is not None
 
 
 # --------------------------------------------------------------------------- metric mapping
 def page_mapping(report: Report, mapping_concepts: dict[str, str], behaviour: tuple[str, ...],
                  apply: Callable[[], None], set_behaviour: Callable[[list[str]], None],
-                 reset: Callable[[], None], toml_text: Callable[[], str]) -> None:
+                 reset: Callable[[], None], toml_text: Callable[[], str],
+                 with_scalars: WithScalars = _as_is) -> None:
     st.header("Metric mapping")
     st.markdown("Each rule reads canonical metrics (KL to reference, entropy, advantage std, …). Here is what each "
                 "resolved to in each run. Change a binding and every run is re-analysed at once; download the "
@@ -221,15 +231,15 @@ def page_mapping(report: Report, mapping_concepts: dict[str, str], behaviour: tu
         return
     names = [a.run.name for a in analyses]
     name = st.selectbox("Run", names, key="mapping_run")
-    run = next(a.run for a in analyses if a.run.name == name)
+    run = with_scalars(next(a for a in analyses if a.run.name == name)).run
     rows = []
     for concept in CONCEPTS:
-        b = run.metrics.get(concept.id)
+        b = getattr(run, "metrics", {}).get(concept.id)  # none if a sweep run could not be read again
         rows.append({"concept": concept.id, "meaning": concept.label, "tag": b.tag if b else "",
                      "transform": b.transform if b else "", "unit": (b.unit or "") if b else "",
                      "source": b.source if b else "not found"})
     st.dataframe(pd.DataFrame(rows), hide_index=True, key="mapping_table")
-    watched = ", ".join(md(b.tag) for b in run.behaviour) or "none"
+    watched = ", ".join(md(b.tag) for b in getattr(run, "behaviour", [])) or "none"
     st.caption(f"Behaviour (held-out/eval) metrics watched for reward hacking in this run: {watched}")
     st.subheader("Change a binding")
     cols = st.columns([3, 3, 2], vertical_alignment="bottom")
@@ -256,7 +266,7 @@ def _finding_key(f: Finding) -> str:
     return f"{f.code} {f.title}"
 
 
-def page_compare(report: Report) -> None:
+def page_compare(report: Report, with_scalars: WithScalars = _as_is) -> None:
     st.header("Compare two runs")
     analyses = ranked(report.analyses)
     if len(analyses) < 2:
@@ -266,8 +276,8 @@ def page_compare(report: Report) -> None:
     cols = st.columns(2)
     name_a = cols[0].selectbox("Run A", names, index=0, key="compare_a")
     name_b = cols[1].selectbox("Run B", names, index=1, key="compare_b")
-    a = next(x for x in analyses if x.run.name == name_a)
-    b = next(x for x in analyses if x.run.name == name_b)
+    a = with_scalars(next(x for x in analyses if x.run.name == name_a))
+    b = with_scalars(next(x for x in analyses if x.run.name == name_b))
     keys_a = {_finding_key(f): f for f in a.findings}
     keys_b = {_finding_key(f): f for f in b.findings}
     rows = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -75,3 +76,40 @@ def page_text(at: AppTest) -> str:
     for kind in ("markdown", "caption", "error", "warning", "info", "success", "header", "subheader", "title"):
         parts += [str(e.value) for e in at.get(kind)]
     return "\n".join(parts)
+
+
+# ----------------------------------------------------------------------------- a sweep logdir
+SWEEP_RUNS = 20
+SWEEP_BROKEN = ("run_03", "run_11", "run_17")  # these runs' KL to the reference blows up
+
+
+def trl_columns(kl_blows_up: bool) -> dict[str, np.ndarray]:
+    """The columns of :func:`trl_csv`, as arrays (step first)."""
+    frame = pd.read_csv(io.BytesIO(trl_csv(kl_blows_up)))
+    return {c: frame[c].to_numpy() for c in frame.columns}
+
+
+def write_event_run(directory: Path, kl_blows_up: bool) -> None:
+    """One TRL-style run as a TensorBoard event file (simple_value scalars) in ``directory``."""
+    from tensorboard.compat.proto import event_pb2, summary_pb2
+    from tensorboard.summary.writer.event_file_writer import EventFileWriter
+
+    directory.mkdir(parents=True)
+    columns = trl_columns(kl_blows_up)
+    steps = columns.pop("step")
+    writer = EventFileWriter(str(directory))
+    for i, step in enumerate(steps):
+        values = [summary_pb2.Summary.Value(tag=tag, simple_value=float(series[i])) for tag, series in columns.items()]
+        writer.add_event(event_pb2.Event(wall_time=1.7e9 + i, step=int(step), summary=summary_pb2.Summary(value=values)))
+    writer.close()
+
+
+@pytest.fixture
+def sweep_logdir(samples, monkeypatch) -> Path:
+    """A logdir of SWEEP_RUNS event-file runs under the server root; the sweep runs serially."""
+    logdir = samples.parent / "sweep"
+    for i in range(SWEEP_RUNS):
+        name = f"run_{i:02d}"
+        write_event_run(logdir / name, kl_blows_up=name in SWEEP_BROKEN)
+    monkeypatch.setenv("RLHF_TRIAGE_EXECUTOR", "serial")  # AppTest runs the script in-process
+    return logdir
