@@ -171,14 +171,23 @@ def _truncated(text: str, exc: json.JSONDecodeError, source: Source, run_name: s
     return _from_log_history(entries, source, run_name, {"format": "hf_trainer_state"}, notes, hf_steps=True)
 
 
-def read(source: Source, run_name: str) -> LoadResult:
-    """Read a Hugging Face ``trainer_state.json``. Never raises on bad input."""
+def _read_text(source: Source) -> tuple[str, list[str]] | LoadResult:
+    """The file's text and decoding notes, or the error entry that says why there is none."""
     try:
         text, notes = _load_text(source)
     except OSError as exc:
         return LoadResult(errors=[ReadError(source.display, f"cannot read file: {exc.strerror or exc}")])
     if not text.strip():
         return LoadResult(errors=[ReadError(source.display, "empty file")])
+    return text, notes
+
+
+def read(source: Source, run_name: str) -> LoadResult:
+    """Read a Hugging Face ``trainer_state.json``. Never raises on bad input."""
+    loaded = _read_text(source)
+    if isinstance(loaded, LoadResult):
+        return loaded
+    text, notes = loaded
     try:
         obj = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -209,12 +218,10 @@ def read_json(source: Source, run_name: str) -> LoadResult:
     rows; JSON Lines that sniffing could not tell apart (a first line longer than the sniffed
     head) go to :func:`analyzers.ingest.jsonl.read`. Anything else is "not a training log".
     """
-    try:
-        text, notes = _load_text(source)
-    except OSError as exc:
-        return LoadResult(errors=[ReadError(source.display, f"cannot read file: {exc.strerror or exc}")])
-    if not text.strip():
-        return LoadResult(errors=[ReadError(source.display, "empty file")])
+    loaded = _read_text(source)
+    if isinstance(loaded, LoadResult):
+        return loaded
+    text, notes = loaded
     try:
         obj = json.loads(text)
     except json.JSONDecodeError as exc:
