@@ -71,6 +71,29 @@ def _cartpole_edge_hover() -> gym.Env:
     return EdgeHoverBonus(gym.make("CartPole-v1"))
 
 
+class NaNRewardGlitch(gym.Wrapper):
+    """An injected numerical fault: after ``GLITCH_STEP`` steps of this env, one step returns a
+    NaN reward (as a reward computed by dividing by a quantity that happened to be zero would).
+    Everything downstream of the returns (value loss, advantages, weights) becomes NaN."""
+
+    GLITCH_STEP = 5_000  # per env; with 4 envs the glitch lands near timestep 20,000
+
+    def __init__(self, env: gym.Env):
+        super().__init__(env)
+        self.steps = 0
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        self.steps += 1
+        if self.steps == self.GLITCH_STEP:
+            reward = float("nan")
+        return obs, reward, terminated, truncated, info
+
+
+def _pendulum_nan_glitch() -> gym.Env:
+    return NaNRewardGlitch(gym.make("Pendulum-v1"))
+
+
 # name -> env id, optional reward wrapper, optional unlogged pretraining on the true reward,
 # logged timesteps, vec-env size, seed, PPO kwargs
 RUNS: dict[str, dict] = {
@@ -100,6 +123,15 @@ RUNS: dict[str, dict] = {
                              ppo=dict(n_steps=1024, gae_lambda=0.95, gamma=0.9, n_epochs=10,
                                       ent_coef=0.0, learning_rate=1e-3, clip_range=0.2,
                                       use_sde=True, sde_sample_freq=4)),
+    # A single NaN reward at ~20k steps. torch's distribution argument checks are off (as in
+    # many production setups) so the run does not crash: it keeps logging NaN.
+    "pendulum_nan_reward": dict(env="Pendulum-v1", wrapper=_pendulum_nan_glitch, steps=48_000,
+                                n_envs=4, validate_args=False,
+                                ppo=dict(n_steps=1024, gae_lambda=0.95, gamma=0.9, n_epochs=10,
+                                         ent_coef=0.0, learning_rate=1e-3, clip_range=0.2)),
+    # An entropy bonus far too large for a continuous policy: the log-std climbs every update.
+    "pendulum_entropy_bonus": dict(env="Pendulum-v1", steps=60_000, n_envs=1,
+                                   ppo=dict(ent_coef=0.5, learning_rate=1e-3)),
 }
 
 
@@ -110,6 +142,8 @@ def run(name: str, out_root: str) -> None:
     shutil.rmtree(folder, ignore_errors=True)
     os.makedirs(folder)
 
+    if spec.get("validate_args") is False:
+        torch.distributions.Distribution.set_default_validate_args(False)
     factory = spec.get("wrapper")
     if factory is not None:
         train_env = make_vec_env(factory, n_envs=spec["n_envs"], seed=seed)

@@ -112,6 +112,18 @@ def length_reward(completions, completion_ids, **kwargs) -> list[float]:
     return [len(ids) / MAX_COMPLETION for ids in completion_ids]
 
 
+_FLAKY_RNG = random.Random(0)
+FLAKY_RATE = 1 / 500  # per completion: ~12 % of 64-completion steps get one outlier
+FLAKY_SCORE = 50.0  # an unnormalised score leaking through, ~200x the usual reward
+
+
+def flaky_target_fraction(completions, **kwargs) -> list[float]:
+    """The task reward behind a flaky scorer: now and then (seeded, independent of the text)
+    it returns a raw, unnormalised score instead of a value in [0, 1]."""
+    return [FLAKY_SCORE if _FLAKY_RNG.random() < FLAKY_RATE else score
+            for score in target_fraction(completions)]
+
+
 def constant_reward(completions, **kwargs) -> list[float]:
     """A broken reward that returns the same value for every completion."""
     return [1.0 for _ in completions]
@@ -191,6 +203,18 @@ RUNS: dict[str, dict] = {
     "rloo_healthy": dict(trainer="rloo", rewards=[target_fraction],
                          config=dict(learning_rate=1e-4, beta=0.1)),
     "rloo_kl_drift": dict(trainer="rloo", rewards=[target_fraction], config={}),
+    # Dr. GRPO-style scale_rewards="none" with a reward that has rare outliers: the advantages
+    # are not divided by the group std, so each outlier step has a huge advantage and gradient.
+    "grpo_reward_outliers": dict(trainer="grpo", rewards=[flaky_target_fraction],
+                                 config=dict(learning_rate=1e-4, beta=0.1, scale_rewards="none",
+                                             max_steps=120)),
+    # Sampling at temperature 2 (generation_kwargs overrides the sampler only) while the
+    # trainer scores log-probs at args.temperature 1: the completions come from a flatter
+    # distribution than the policy, so the k1 KL estimate is biased (negative once the policy
+    # sharpens away from the reference).
+    "rloo_hot_sampling": dict(trainer="rloo", rewards=[target_fraction],
+                              config=dict(learning_rate=1e-3, generation_kwargs={"temperature": 2.0},
+                                          max_steps=120)),
 }
 
 
@@ -238,6 +262,8 @@ if __name__ == "__main__":
     cli = parser.parse_args()
     if cli.steps:
         COMMON["max_steps"] = cli.steps
+        for spec in RUNS.values():
+            spec["config"].pop("max_steps", None)
     OUT_ROOT = cli.out
     for run_name in cli.runs:
         run(run_name)
