@@ -106,3 +106,39 @@ def test_k1_noise_logged_under_an_inferred_k3_name_is_only_info():
     run.metrics["kl.ref"] = replace(run.metrics["kl.ref"], source="alias")  # inferred, not declared
     findings = _findings(run)
     assert findings and all(f.severity == "info" for f in findings)
+
+
+def _rloo_like(rng, n=120, stays_from=36):
+    # TRL RLOO logs k1 as `kl`, the name GRPO uses for k3: noisy around 0, a transient dip,
+    # then negative for good (sampling temperature 2, scored at 1).
+    kl = 0.005 + 0.02 * rng.standard_normal(n)
+    kl[11:19] -= 0.03
+    kl[stays_from:] = -0.04 + 0.02 * rng.standard_normal(n - stays_from)
+    return kl
+
+
+def test_an_alias_k3_key_that_stays_negative_is_judged_as_k1_and_dated_where_it_stays():
+    kl = _rloo_like(np.random.default_rng(12))
+    run = make_run(
+        {"train/kl": kl},
+        metrics={"kl.ref": MetricBinding("kl.ref", "train/kl", unit="nats/token", estimator="k3", source="alias")},
+        framework="trl-grpo",
+        resolve_aliases=False,
+    )
+    [finding] = _findings(run)
+    assert finding.severity == "critical"
+    assert abs(finding.onset_step - 36) <= 4  # not the transient dip at step 11
+    assert "RLOO logs k1" in finding.summary
+    assert finding.evidence["earlier_transient_dips"] >= 1
+
+
+def test_a_user_declared_k3_key_with_a_negative_value_is_an_impossible_negative():
+    kl = _rloo_like(np.random.default_rng(13))
+    run = make_run(
+        {"train/kl": kl},
+        metrics={"kl.ref": MetricBinding("kl.ref", "train/kl", unit="nats/token", estimator="k3", source="user")},
+        framework="trl-grpo",
+        resolve_aliases=False,
+    )
+    [finding] = _findings(run)
+    assert finding.title.startswith("Negative k3 KL")

@@ -60,6 +60,7 @@ MISLABEL_FRACTION = 0.05
 # value: dips inside the noise band are what a k1 estimate logged under a k3 name looks like (TRL
 # RLOO: `kl` is k1; healthy run: min -0.015, typical 0.009, noise 0.006, i.e. 4.2 sigmas).
 MISLABEL_NOISE_SIGMAS = 6.0
+MAX_SEGMENT_CHANGES = 4  # Heuristic: mean-shift segments searched to date where a KL stays negative
 
 
 def _floor(run: Run) -> float:
@@ -128,9 +129,21 @@ def _impossible_negative(run: Run, concept: str) -> Finding | None:
     )
 
 
-def _persistent_negative_k1(run: Run) -> Finding | None:
+def _stays_negative_from(values: np.ndarray, floor: float) -> int | None:
+    """Where the KL goes negative and stays there: the first mean-shift boundary after which
+    every segment's mean is below ``floor`` (None if the last segment's is not)."""
+    bounds = [0, *stats.mean_shift_points(values, max_changes=MAX_SEGMENT_CHANGES), len(values)]
+    onset = None
+    for start, end in reversed(list(zip(bounds[:-1], bounds[1:]))):
+        if np.nanmean(values[start:end]) >= floor:
+            break
+        onset = start
+    return onset
+
+
+def _persistent_negative_k1(run: Run, assume_k1: bool = False) -> Finding | None:
     binding = run.metrics.get("kl.ref")
-    if binding is None or binding.estimator in NONNEGATIVE_ESTIMATORS:
+    if binding is None or (binding.estimator in NONNEGATIVE_ESTIMATORS and not assume_k1):
         return None
     kl = _common.prepared(run, "kl.ref")
     n = len(kl)
@@ -150,12 +163,25 @@ def _persistent_negative_k1(run: Run) -> Finding | None:
     low = int(np.argmin(smoothed))
     last_end = stretches[-1][1]
     ongoing = last_end >= n
+    earlier_dips = 0
+    if ongoing:
+        # A KL that goes and stays negative is dated where that regime begins (a mean-shift
+        # change point), not at an earlier transient dip inside the noise of a k1 estimate.
+        stays = _stays_negative_from(kl.to_numpy(), floor)
+        if stays is not None and stays > onset:
+            earlier_dips = sum(1 for start, _ in stretches if start < stays)
+            onset = stays
     end_step = None if ongoing else _common.step_at(kl, last_end - 1)
     severity = "critical" if negative_points >= LONG_FRACTION * n else "warning"
+    estimator_note = (
+        f" ({binding.tag} is read as {binding.estimator} from the alias table, but TRL RLOO logs k1 under the same "
+        "name; either way a KL that stays negative is a bug sign)"
+        if assume_k1 else ""
+    )
     return RULE.finding(
         severity=severity,
         summary=(
-            f"The k1 KL to the reference ({binding.tag}) stayed negative from step {fmt_step(kl.index[onset])}: "
+            f"The k1 KL to the reference ({binding.tag}) stayed negative from step {fmt_step(kl.index[onset])}{estimator_note}: "
             f"its rolling median reached {fmt_value(smoothed[low])} at step {fmt_step(kl.index[low])} and was below "
             f"{fmt_value(floor)} for {negative_points} of {n} logged points "
             f"({'still negative at the last step' if ongoing else 'recovered after step ' + fmt_step(end_step)})."
@@ -170,14 +196,22 @@ def _persistent_negative_k1(run: Run) -> Finding | None:
             "min_rolling_median": float(smoothed[low]),
             "points_below_floor": negative_points,
             "points": n,
+            "earlier_transient_dips": earlier_dips,
         },
         confidence=0.8 if binding.estimator == "k1" else 0.65,
     )
 
 
 def detect(run: Run) -> list[Finding]:
-    found = [_impossible_negative(run, "kl.ref"), _impossible_negative(run, "kl.step")]
-    if found[0] is None:
+    ref = run.metrics.get("kl.ref")
+    inferred_nonnegative = ref is not None and ref.estimator in NONNEGATIVE_ESTIMATORS and ref.source != "user"
+    # An estimator taken from the alias table may be wrong (TRL GRPO and RLOO share `kl`, k3 vs
+    # k1): a KL that stays negative is judged as k1 first, an isolated negative as impossible.
+    ref_finding = _persistent_negative_k1(run, assume_k1=True) if inferred_nonnegative else None
+    if ref_finding is None:
+        ref_finding = _impossible_negative(run, "kl.ref")
+    found = [ref_finding, _impossible_negative(run, "kl.step")]
+    if ref_finding is None:
         found.append(_persistent_negative_k1(run))
     return [f for f in found if f is not None]
 
