@@ -28,7 +28,13 @@ def test_report_lists_the_finding_with_its_onset_and_confidence():
 
 def test_report_includes_explanation_actions_and_references():
     text = render(hostile_report(), "markdown")
-    assert "**Why it matters.**" in text and "- Raise the KL coefficient" in text and "arXiv\\:1909\\.08593" in text
+    assert "**Why it matters.**" in text and "- Raise the KL coefficient" in text and "arXiv:1909.08593" in text
+
+
+def test_rule_text_keeps_its_code_spans_but_not_raw_html():
+    from analyzers.report.markdown import _rule_text
+
+    assert _rule_text("Raise `kl_coef` <b>now</b>") == "Raise `kl_coef` &lt;b&gt;now&lt;/b&gt;"
 
 
 def test_overview_ranks_the_broken_run_first():
