@@ -17,7 +17,7 @@ from analyzers.api import Report
 from analyzers.findings import SEVERITY_RANK, Finding
 from analyzers.metrics.concepts import BY_ID, CONCEPTS
 from analyzers.model import Run
-from analyzers.report.markdown import escape_markdown
+from analyzers.report.markdown import escape_markdown, rule_text
 from analyzers.report.overview import overview_rows, ranked, severity_counts
 from analyzers.rules import Analysis
 
@@ -127,11 +127,11 @@ def finding_card(a: Analysis, f: Finding, index: int, smoothing: float) -> None:
         st.markdown(" · ".join(facts))
         with st.expander("Why it matters · what to try · references"):
             if f.explanation:
-                st.markdown(md(f.explanation, inline=False))
+                st.markdown(rule_text(f.explanation))  # the rule's own doc text: its code spans render
             if f.actions:
-                st.markdown("**What to try**\n\n" + "\n".join(f"- {md(x)}" for x in f.actions))
+                st.markdown("**What to try**\n\n" + "\n".join(f"- {rule_text(x)}" for x in f.actions))
             if f.references:
-                st.markdown("**References**\n\n" + "\n".join(f"- {md(x)}" for x in f.references))
+                st.markdown("**References**\n\n" + "\n".join(f"- {rule_text(x)}" for x in f.references))
             if not (f.explanation or f.actions or f.references):
                 st.caption("This rule gives no further explanation.")
         show_chart(lambda: charts.evidence_figure(a.run, f, smoothing=smoothing), key=f"evidence-{index}")

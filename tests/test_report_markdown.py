@@ -32,9 +32,9 @@ def test_report_includes_explanation_actions_and_references():
 
 
 def test_rule_text_keeps_its_code_spans_but_not_raw_html():
-    from analyzers.report.markdown import _rule_text
+    from analyzers.report.markdown import rule_text
 
-    assert _rule_text("Raise `kl_coef` <b>now</b>") == "Raise `kl_coef` &lt;b&gt;now&lt;/b&gt;"
+    assert rule_text("Raise `kl_coef` <b>now</b>") == "Raise `kl_coef` &lt;b&gt;now&lt;/b&gt;"
 
 
 def test_overview_ranks_the_broken_run_first():

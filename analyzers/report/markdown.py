@@ -35,7 +35,7 @@ def escape_markdown(text: object, *, inline: bool = True) -> str:
     return s
 
 
-def _rule_text(text: str) -> str:
+def rule_text(text: str) -> str:
     """Text from a rule's own doc block (explanation, actions, references): our Markdown, so
     code spans like `kl_coef` render; still HTML-escaped, since it is shown next to user data."""
     return " ".join(str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").split())
@@ -64,11 +64,11 @@ def _finding(f: Finding) -> list[str]:
         "",
     ]
     if f.explanation:
-        lines += [f"**Why it matters.** {_rule_text(f.explanation)}", ""]
+        lines += [f"**Why it matters.** {rule_text(f.explanation)}", ""]
     if f.actions:
-        lines += ["**What to try:**", ""] + [f"- {_rule_text(a)}" for a in f.actions] + [""]
+        lines += ["**What to try:**", ""] + [f"- {rule_text(a)}" for a in f.actions] + [""]
     if f.references:
-        lines += ["**References:**", ""] + [f"- {_rule_text(r)}" for r in f.references] + [""]
+        lines += ["**References:**", ""] + [f"- {rule_text(r)}" for r in f.references] + [""]
     return lines
 
 
