@@ -18,7 +18,7 @@ from analyzers.findings import SEVERITY_RANK, Finding
 from analyzers.metrics.concepts import BY_ID, CONCEPTS
 from analyzers.model import Run
 from analyzers.report.markdown import escape_markdown, rule_text
-from analyzers.report.overview import overview_rows, ranked, severity_counts
+from analyzers.report.overview import overview_rows, ranked, severity_counts, timing
 from analyzers.rules import Analysis
 
 # Gives an analysis with its run's scalars (a sweep keeps only summaries; see dashboard.workspace).
@@ -105,12 +105,6 @@ def page_overview(report: Report, open_run: Callable[[], None]) -> None:
 
 
 # --------------------------------------------------------------------------- run view
-def _when(f: Finding) -> str:
-    if f.end_step is not None and f.end_step != f.onset_step:
-        return f"{f.end_step:,}"
-    return "end of log" if f.end_step is None else f"{f.end_step:,}"
-
-
 def finding_card(a: Analysis, f: Finding, index: int, smoothing: float) -> None:
     with st.container(border=True):
         head = st.columns([1, 8], vertical_alignment="center")
@@ -118,11 +112,8 @@ def finding_card(a: Analysis, f: Finding, index: int, smoothing: float) -> None:
             st.badge(SEVERITY_LABEL[f.severity], color=SEVERITY_COLOUR[f.severity])
         head[1].markdown(f"#### {md(f.code)} · {md(f.title)}")
         st.markdown(md(f.summary, inline=False))
-        facts = [f"Onset step **{f.onset_step:,}**" if f.onset_step is not None else "Onset step unknown"]
-        if f.onset_step is not None:
-            facts.append(f"until {_when(f)}")
-        if f.peak_step is not None:
-            facts.append(f"peak at step {f.peak_step:,}")
+        facts = timing(f, "**{:,}**")
+        facts[0] = facts[0][0].upper() + facts[0][1:]
         facts.append(f"confidence **{f.confidence:.2f}**")
         st.markdown(" · ".join(facts))
         with st.expander("Why it matters · what to try · references"):

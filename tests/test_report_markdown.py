@@ -70,3 +70,13 @@ def test_the_cli_writes_the_markdown_report(tmp_path):
     out = tmp_path / "report.md"
     main(["triage", str(log), "--format", "markdown", "-o", str(out)])
     assert out.read_text().startswith("# rlhf-triage report") and "KL001" in out.read_text()
+
+
+def test_timing_phrases_are_shared_by_every_renderer():
+    from analyzers.findings import Finding
+    from analyzers.report.overview import timing
+
+    f = Finding(code="KL001", kind="kl_blowup", severity="critical", title="t", summary="s",
+                onset_step=1200, peak_step=1300, end_step=None)
+    assert timing(f) == ["onset step 1,200", "ongoing at the end of the log", "peak at step 1,300"]
+    assert timing(f, "<b>{:,}</b>")[0] == "onset step <b>1,200</b>"

@@ -17,7 +17,7 @@ from typing import Any
 from ..api import Report
 from ..findings import Finding
 from ..rules import Analysis
-from .overview import overview_rows, ranked, severity_counts
+from .overview import overview_rows, ranked, severity_counts, timing
 
 SEVERITY_LABEL = {"critical": "CRITICAL", "warning": "WARNING", "info": "info"}
 
@@ -93,25 +93,13 @@ class _Charts:
         )
 
 
-def _when(f: Finding) -> str:
-    if f.onset_step is None:
-        return "onset unknown"
-    text = f"onset step <b>{f.onset_step:,}</b>"
-    if f.end_step is not None and f.end_step != f.onset_step:
-        text += f" until step {f.end_step:,}"
-    elif f.end_step is None:
-        text += ", ongoing at the end of the log"
-    if f.peak_step is not None:
-        text += f" · peak at step {f.peak_step:,}"
-    return text
-
-
 def _finding(a: Analysis, f: Finding, charts: _Charts | None) -> str:
+    when = " · ".join(timing(f, "<b>{:,}</b>"))
     parts = [
         f'<article class="finding {_e(f.severity)}">',
         f'<h3><span class="badge {_e(f.severity)}">{SEVERITY_LABEL[f.severity]}</span> {_e(f.code)} {_e(f.title)}</h3>',
         f"<p>{_e(f.summary)}</p>",
-        f'<p class="meta muted">{_when(f)} · confidence {f.confidence:.2f}'
+        f'<p class="meta muted">{when} · confidence {f.confidence:.2f}'
         + (f" · metrics: {_e(', '.join(f.metrics))}" if f.metrics else "") + "</p>",
     ]
     if charts is not None:

@@ -12,7 +12,7 @@ import re
 from ..api import Report
 from ..findings import Finding
 from ..rules import Analysis
-from .overview import overview_rows, ranked, severity_counts
+from .overview import overview_rows, ranked, severity_counts, timing
 
 SEVERITY_LABEL = {"critical": "CRITICAL", "warning": "WARNING", "info": "info"}
 SEVERITY_ICON = {"critical": "🔴", "warning": "🟠", "info": "🔵"}
@@ -41,26 +41,13 @@ def rule_text(text: str) -> str:
     return " ".join(str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").split())
 
 
-def _when(f: Finding) -> str:
-    if f.onset_step is None:
-        return "onset unknown"
-    text = f"onset step {f.onset_step:,}"
-    if f.end_step is not None and f.end_step != f.onset_step:
-        text += f", until step {f.end_step:,}"
-    elif f.end_step is None:
-        text += ", ongoing at the end of the log"
-    if f.peak_step is not None:
-        text += f", peak at step {f.peak_step:,}"
-    return text
-
-
 def _finding(f: Finding) -> list[str]:
     lines = [
         f"### {SEVERITY_ICON[f.severity]} {SEVERITY_LABEL[f.severity]} · {escape_markdown(f.code)} {escape_markdown(f.title)}",
         "",
         escape_markdown(f.summary),
         "",
-        f"*{escape_markdown(_when(f))} · confidence {f.confidence:.2f}*",
+        f"*{escape_markdown(', '.join(timing(f)))} · confidence {f.confidence:.2f}*",
         "",
     ]
     if f.explanation:

@@ -9,6 +9,21 @@ from ..findings import SEVERITIES, SEVERITY_RANK, Finding
 from ..rules import Analysis
 
 
+def timing(f: Finding, onset: str = "{:,}") -> list[str]:
+    """A finding's timing as phrases ("onset step 1,200", "until step 1,450" or "ongoing at
+    the end of the log", "peak at step 1,300"); ``onset`` formats the onset step (e.g. bold)."""
+    if f.onset_step is None:
+        return ["onset unknown"]
+    parts = ["onset step " + onset.format(f.onset_step)]
+    if f.end_step is None:
+        parts.append("ongoing at the end of the log")
+    elif f.end_step != f.onset_step:
+        parts.append(f"until step {f.end_step:,}")
+    if f.peak_step is not None:
+        parts.append(f"peak at step {f.peak_step:,}")
+    return parts
+
+
 def severity_counts(findings: list[Finding]) -> dict[str, int]:
     """How many findings of each severity (every severity present as a key)."""
     return {s: sum(1 for f in findings if f.severity == s) for s in SEVERITIES}
